@@ -1,0 +1,49 @@
+"""One place for every error shoprec raises on purpose.
+
+Messages name what is at fault (file, line, column, field or parameter) and what was expected, so that
+the CLI can print them as one clear line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ShoprecError(Exception):
+    """Base class: anything the CLI reports as a one-line error."""
+
+
+class DataError(ShoprecError, ValueError):
+    """Input data is malformed; the message says where (file, line, column) and what was expected."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.column = column
+        where = []
+        if self.path is not None:
+            where.append(self.path)
+        if line is not None:
+            where.append(f"line {line}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+
+
+class ConfigError(ShoprecError, ValueError):
+    """A configuration or parameter value is invalid; the message names the field."""
+
+
+class NotFittedError(ShoprecError, RuntimeError):
+    """A model was asked to predict before `fit` (or `load`) gave it learned state."""
+
+
+class ArtifactError(ShoprecError):
+    """A saved artifact is missing, corrupt, tampered with or of an unknown kind."""
