@@ -40,9 +40,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_artifact(
-    path: str | Path, *, kind: str, tensors: dict[str, np.ndarray], state: dict[str, Any]
-) -> Path:
+def write_artifact(path: str | Path, *, kind: str, tensors: dict[str, np.ndarray], state: dict[str, Any]) -> Path:
     """Write an artifact atomically: files go to a temporary sibling directory that is renamed into place."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -86,15 +84,11 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     if manifest.get("format") != FORMAT:
         raise ArtifactError(f"{manifest_path}: expected format {FORMAT!r}, got {manifest.get('format')!r}")
     if manifest.get("format_version", 0) > FORMAT_VERSION:
-        raise ArtifactError(
-            f"{manifest_path}: format version {manifest['format_version']} is newer than supported"
-        )
+        raise ArtifactError(f"{manifest_path}: format version {manifest['format_version']} is newer than supported")
     return manifest
 
 
-def read_artifact(
-    path: str | Path, *, kind: str | None = None
-) -> tuple[dict[str, Any], dict[str, np.ndarray], dict]:
+def read_artifact(path: str | Path, *, kind: str | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray], dict]:
     """Verify checksums, then return (manifest, tensors, state)."""
     root = Path(path)
     manifest = read_manifest(root)

@@ -34,9 +34,7 @@ class ModelConfig:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - set(fields))
         if unknown:
-            raise ConfigError(
-                f"{cls.__name__}: unknown parameter(s) {unknown}; expected some of {sorted(fields)}"
-            )
+            raise ConfigError(f"{cls.__name__}: unknown parameter(s) {unknown}; expected some of {sorted(fields)}")
         hints = typing.get_type_hints(cls)
         kwargs = {k: _coerce(cls.__name__, k, v, hints[k]) for k, v in data.items()}
         try:
@@ -86,9 +84,7 @@ def _coerce(owner: str, name: str, value: Any, hint: Any) -> Any:
         if origin is str:
             return str(value)
     except (TypeError, ValueError):
-        raise ConfigError(
-            f"{owner}.{name}: expected {getattr(base, '__name__', base)}, got {value!r}"
-        ) from None
+        raise ConfigError(f"{owner}.{name}: expected {getattr(base, '__name__', base)}, got {value!r}") from None
     return value
 
 

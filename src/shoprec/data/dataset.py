@@ -117,13 +117,9 @@ class Dataset:
         if len(inter) and (inter.items.min() < 0 or inter.items.max() >= len(self.items)):
             raise DataError(f"{self.name}: item index out of range 0..{len(self.items) - 1}")
         if self.item_features is not None and self.item_features.n != len(self.items):
-            raise DataError(
-                f"{self.name}: item features have {self.item_features.n} rows, expected {len(self.items)}"
-            )
+            raise DataError(f"{self.name}: item features have {self.item_features.n} rows, expected {len(self.items)}")
         if self.user_features is not None and self.user_features.n != len(self.users):
-            raise DataError(
-                f"{self.name}: user features have {self.user_features.n} rows, expected {len(self.users)}"
-            )
+            raise DataError(f"{self.name}: user features have {self.user_features.n} rows, expected {len(self.users)}")
 
     @property
     def n_users(self) -> int:
@@ -159,9 +155,7 @@ class Dataset:
             data = inter.ratings
         else:
             data = inter.weights
-        m = sp.csr_matrix(
-            (data, (inter.users, inter.items)), shape=(self.n_users, self.n_items), dtype=np.float32
-        )
+        m = sp.csr_matrix((data, (inter.users, inter.items)), shape=(self.n_users, self.n_items), dtype=np.float32)
         m.sum_duplicates()
         return m
 

@@ -107,9 +107,7 @@ def _first_array(col: CategoricalColumn | NumericColumn) -> np.ndarray:
 def categorical(raw: np.ndarray) -> CategoricalColumn:
     """Encode raw values (None/'' = missing) as a CategoricalColumn with sorted value names."""
     raw = np.asarray(raw, dtype=object)
-    missing = np.array(
-        [v is None or v == "" or (isinstance(v, float) and np.isnan(v)) for v in raw], dtype=bool
-    )
+    missing = np.array([v is None or v == "" or (isinstance(v, float) and np.isnan(v)) for v in raw], dtype=bool)
     present = raw[~missing].astype(str)
     values, codes = np.unique(present, return_inverse=True)
     out = np.zeros(len(raw), dtype=np.int64)
@@ -123,6 +121,4 @@ def multi_valued(lists: list[list[str]]) -> MultiValuedColumn:
     flat = np.asarray([str(v) for vs in lists for v in vs], dtype=str)
     values, codes = np.unique(flat, return_inverse=True) if len(flat) else (np.array([], dtype=str), flat)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    return MultiValuedColumn(
-        offsets, np.asarray(codes, dtype=np.int64).reshape(-1) + 1, tuple(values.tolist())
-    )
+    return MultiValuedColumn(offsets, np.asarray(codes, dtype=np.int64).reshape(-1) + 1, tuple(values.tolist()))

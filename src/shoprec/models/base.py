@@ -51,9 +51,7 @@ class Recommender(ABC):
         return f"{type(self).__name__}({self.config!r})"
 
     # ------------------------------------------------------------------ fitting
-    def fit(
-        self: R, train: Dataset, *, valid: Dataset | None = None, options: TrainOptions | None = None
-    ) -> R:
+    def fit(self: R, train: Dataset, *, valid: Dataset | None = None, options: TrainOptions | None = None) -> R:
         """Learn from `train` (early stopping, if any, looks at `valid`). Refitting starts over."""
         options = options or TrainOptions.from_env()
         self.n_users_ = train.n_users
@@ -94,9 +92,7 @@ class Recommender(ABC):
         out = np.empty(items.shape, dtype=np.float32)
         for start, stop in self._batches(len(users)):
             full = self._score_batch(users[start:stop])
-            out[start:stop] = torch.gather(
-                full, 1, torch.from_numpy(np.ascontiguousarray(items[start:stop]))
-            ).numpy()
+            out[start:stop] = torch.gather(full, 1, torch.from_numpy(np.ascontiguousarray(items[start:stop]))).numpy()
         return out
 
     def _score_batch(self, users: np.ndarray) -> torch.Tensor:
