@@ -36,7 +36,7 @@ class Vocabulary:
         perm = np.argsort(ids, kind="stable")
         sorted_ids = ids[perm]
         if len(ids) > 1 and (sorted_ids[1:] == sorted_ids[:-1]).any():
-            dup = sorted_ids[1:][sorted_ids[1:] == sorted_ids[:-1]][0]
+            dup = str(sorted_ids[1:][sorted_ids[1:] == sorted_ids[:-1]][0])
             raise DataError(f"vocabulary ids must be unique, {dup!r} appears twice")
         object.__setattr__(self, "ids", ids)
         object.__setattr__(self, "_sorted", sorted_ids)

@@ -1,0 +1,42 @@
+"""`shoprec compare`: several models on one split -> a leaderboard table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from shoprec.cli.console import console, print_json, report_errors, stdout
+from shoprec.cli.tables import leaderboard_table
+
+COLUMNS = ("hr@10", "ndcg@10", "recall@20", "mrr@10", "map@10", "coverage@10", "novelty@10")
+
+
+def compare(
+    data: str = typer.Option(..., "--data", "-d", help="Data set name."),
+    models: str = typer.Option("popularity,item_knn,ials,ease", "--models", help="Comma-separated model names."),
+    split: str = typer.Option("loo", "--split", help="Split method."),
+    protocol: str = typer.Option(None, "--protocol", help="full, sampled, or the data set's own."),
+    seed: int = typer.Option(42, "--seed", help="Seed for the split and every model."),
+    out: Path = typer.Option(None, "--out", "-o", help="Also write the leaderboard as Markdown here."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
+) -> None:
+    """Train and evaluate each model on the same split and print a leaderboard."""
+    from shoprec.evaluation.report import leaderboard_markdown
+    from shoprec.experiment import ExperimentSpec, prepare_split, train_and_evaluate
+
+    with report_errors():
+        names = [m.strip() for m in models.split(",") if m.strip()]
+        base = ExperimentSpec(data=data, model=names[0], split=split, protocol=protocol, seed=seed)
+        split_data = prepare_split(base)
+        rows = []
+        for name in names:
+            console.print(f"training {name} …")
+            spec = ExperimentSpec(data=data, model=name, split=split, protocol=protocol, seed=seed)
+            rows.append(train_and_evaluate(spec, split_data).metrics)
+    if out is not None:
+        out.write_text(leaderboard_markdown(rows) + "\n")
+    if as_json:
+        print_json(rows)
+    else:
+        stdout.print(leaderboard_table(rows, COLUMNS))

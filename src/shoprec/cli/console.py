@@ -1,0 +1,52 @@
+"""Shared console helpers for the CLI: one rich console, one-line errors, key=value parameters."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from shoprec.exceptions import ShoprecError
+
+console = Console(stderr=True)
+stdout = Console()
+
+
+@contextmanager
+def report_errors() -> Iterator[None]:
+    """Turn shoprec's own errors into `error: <message>` and exit code 2 instead of a traceback."""
+    try:
+        yield
+    except ShoprecError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, Any]:
+    """`["embedding_size=64", "reg=0.01"]` -> {"embedding_size": 64, "reg": 0.01} (JSON values where they parse)."""
+    params: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint="--param")
+        key, raw = pair.split("=", 1)
+        try:
+            params[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key.strip()] = raw
+    return params
+
+
+def print_json(payload: Any) -> None:
+    """Machine-readable output: one JSON object on stdout."""
+    sys.stdout.write(json.dumps(payload, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
