@@ -90,6 +90,12 @@ class ExperimentSpec:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def validate(self) -> None:
+        """Fail fast, before any data is loaded, on an unknown model or invalid hyperparameters."""
+        from shoprec.models.registry import get_model_class
+
+        get_model_class(self.model).config_class.from_dict({"seed": self.seed, **self.params})
+
 
 def load_data(spec: ExperimentSpec) -> Dataset | Split:
     """The data set named by the spec, after implicit conversion when asked."""
