@@ -1,0 +1,235 @@
+"""Delimited text to a polars frame, with the checks that name the bad line.
+
+The bytes are checked in large blocks with numpy (fields per record, aware of quoted fields; UTF-8
+validity when the parser refuses them) before polars parses them as strings, so that a broken file
+fails with its path, line and what was expected instead of a parser traceback, and nothing loops
+over lines in Python. Large numeric files may take a typed fast path (see `read_table`).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from shoprec.data.sources._table import Table
+from shoprec.exceptions import DataError
+
+_BLOCK = 1 << 23
+_NL, _QUOTE = 10, 34
+SEPARATOR_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe", "::": "'::'", " ": "space"}
+#: Stands in for multi-character separators (MovieLens '::'), which polars cannot split on.
+_UNIT_SEPARATOR = "\x1f"
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The file's bytes (gunzipped when gzip-compressed); DataError when missing or empty."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("no such file" + (" (it is a folder)" if path.is_dir() else ""), path=path)
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"corrupt gzip data ({exc})", path=path) from None
+    if not data or data.isspace():
+        raise DataError("the file is empty; expected at least one data line", path=path)
+    return data
+
+
+def to_utf8(data: bytes, encoding: str) -> bytes:
+    """Bytes as UTF-8 ending in one newline (LF or CRLF); latin-1 is converted, UTF-8 is left to the parser."""
+    if encoding.lower().replace("-", "") in ("latin1", "iso88591"):
+        data = data.decode("latin-1").encode("utf-8")
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    tidy = data.endswith(b"\n") and not data.endswith((b"\n\n", b"\n\r\n"))
+    return data if tidy else data.rstrip(b"\r\n") + b"\n"
+
+
+def check_utf8(data: bytes, path: str | Path) -> None:
+    """DataError naming the line and character of the first invalid UTF-8 byte, if any."""
+    start = 0
+    while start < len(data):
+        # A newline byte never occurs inside a UTF-8 sequence, so blocks may end at any newline.
+        end = data.find(b"\n", start + _BLOCK) + 1 or len(data)
+        try:
+            data[start:end].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            offset = start + exc.start
+            line_start = data.rfind(b"\n", 0, offset) + 1
+            bad = data[offset : start + exc.end]
+            raise DataError(
+                f"invalid UTF-8 byte(s) {bad!r} at character {offset - line_start + 1}; expected UTF-8 text",
+                path=path,
+                line=data.count(b"\n", 0, offset) + 1,
+            ) from None
+        start = end
+
+
+def detect_separator(first_line: bytes, path: str | Path) -> str:
+    """The most frequent of tab, comma, semicolon and pipe in the header line."""
+    counts = {sep: first_line.count(sep.encode()) for sep in ("\t", ",", ";", "|")}
+    best = max(counts, key=counts.__getitem__)
+    if counts[best] == 0:
+        raise DataError("cannot detect the separator: expected tab, comma, semicolon or pipe", path=path, line=1)
+    return best
+
+
+def _blocks(buf: np.ndarray, quote: bool) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """Consecutive (block, outside-quotes mask) pairs, each ending at the end of a record."""
+    start, size = 0, _BLOCK
+    while start < len(buf):
+        block = buf[start : start + size]
+        outside = np.cumsum(block == _QUOTE) % 2 == 0 if quote else None
+        if start + size < len(buf):
+            ends = np.flatnonzero((block == _NL) & (outside if outside is not None else True))
+            if len(ends) == 0:
+                size *= 2
+                continue
+            block = block[: ends[-1] + 1]
+            outside = None if outside is None else outside[: len(block)]
+        yield block, outside
+        start, size = start + len(block), _BLOCK
+
+
+def count_fields(data: bytes, separator: str, quote: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Fields per record, and the first line of each record when quoted fields span lines (else None).
+
+    `data` must end with a newline; `separator` is one byte. Separators and newlines inside double
+    quotes do not count, as in RFC 4180.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    sep = ord(separator)
+    counts: list[np.ndarray] = []
+    lines: list[np.ndarray] | None = None
+    line_base = 1
+    for block, outside in _blocks(buf, quote and b'"' in data):
+        newline = np.flatnonzero(block == _NL)
+        ends = newline if outside is None else newline[outside[newline]]
+        seps = np.flatnonzero(block == sep)
+        if outside is not None:
+            seps = seps[outside[seps]]
+        counts.append(np.diff(np.searchsorted(seps, ends), prepend=0) + 1)
+        if lines is None and len(ends) < len(newline):
+            # The first record spanning lines: from here on, record i no longer sits on line i.
+            done = sum(len(c) for c in counts[:-1])
+            lines = [np.arange(1, done + 1)]
+        if lines is not None:
+            starts = np.concatenate([[0], ends[:-1] + 1])
+            lines.append(line_base + np.searchsorted(newline, starts))
+        line_base += len(newline)
+    return np.concatenate(counts), None if lines is None else np.concatenate(lines)
+
+
+def _field_count_error(data: bytes, line: int, found: int, expected: int, separator: str) -> str:
+    """The message for a record with the wrong field count, hinting at a wrong separator when there is one."""
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NL)
+    text = data[newlines[line - 2] + 1 if line > 1 else 0 : newlines[line - 1]]
+    message = (
+        f"expected {expected} fields separated by {SEPARATOR_NAMES.get(separator, repr(separator))}, found {found}"
+    )
+    others = [name for sep, name in SEPARATOR_NAMES.items() if sep != separator and sep.encode() in text]
+    if found == 1 and others:
+        message += f" (the line contains {', '.join(others)} instead: wrong separator?)"
+    return message
+
+
+def read_table(
+    path: str | Path,
+    *,
+    names: Sequence[str] | None = None,
+    header: bool = True,
+    separator: str | None = None,
+    encoding: str = "utf-8",
+    quote: bool = True,
+    required: Sequence[str] = (),
+    types: Mapping[str, pl.DataType] | None = None,
+) -> Table:
+    """Read a delimited text file, as strings unless `types` says otherwise.
+
+    names: column names of a file without a header line; `header=False` without names numbers the
+    columns `column_0..` and takes the field count from the first line. separator None: detect it.
+    types: {column: dtype} for large numeric files; taken only when the whole file parses that way
+    with no value missing, else the file is read as strings and checked, so errors are the same.
+    Errors name the path, the line (1-based, counting the header) and what was expected.
+    """
+    data = to_utf8(read_bytes(path), encoding)
+    shown = separator
+    if separator is None:
+        separator = detect_separator(data[: data.find(b"\n")], path)
+    if len(separator) > 1:
+        data, separator, quote = data.replace(separator.encode(), _UNIT_SEPARATOR.encode()), _UNIT_SEPARATOR, False
+    columns = _header(data, separator, path) if header else None if names is None else list(names)
+    frame, record_lines = None, None
+    if types and columns is not None:
+        frame = _parse(data, header, columns, separator, quote, [types.get(c, pl.String) for c in columns])
+        frame = frame if frame is not None and frame.height and not any(frame.null_count().row(0)) else None
+    if frame is None:
+        record_lines = _check_field_counts(data, separator, quote, columns, header, shown or separator, path)
+        frame = _parse(data, header, columns, separator, quote, None)
+        if frame is None:
+            check_utf8(data, path)
+            raise DataError("cannot parse the file as delimited text", path=path)
+    if columns is not None:
+        frame = frame.rename(dict(zip(frame.columns, columns, strict=True)))
+    lines = None if record_lines is None else record_lines[int(header) :]
+    table = Table(frame, str(path), first_line=1 + int(header), record_lines=lines)
+    table.require(*required)
+    return table
+
+
+def _header(data: bytes, separator: str, path: str | Path) -> list[str]:
+    """Column names of the first line; DataError when a name repeats."""
+    first = data[: data.find(b"\n")].decode(errors="replace")
+    columns = [c.strip() for c in next(csv.reader([first], delimiter=separator, quotechar='"'))]
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated:
+        raise DataError(
+            f"duplicate column name(s) {duplicated} in the header; expected unique names", path=path, line=1
+        )
+    return columns
+
+
+def _check_field_counts(
+    data: bytes, separator: str, quote: bool, columns: list[str] | None, header: bool, shown: str, path: str | Path
+) -> np.ndarray | None:
+    """Raise for the first record with the wrong number of fields; returns the record lines (see count_fields)."""
+    counts, record_lines = count_fields(data, separator, quote)
+    expected = len(columns) if columns is not None else int(counts[0])
+    bad = np.flatnonzero(counts != expected)
+    if len(bad):
+        line = int(record_lines[bad[0]]) if record_lines is not None else int(bad[0]) + 1
+        raise DataError(_field_count_error(data, line, int(counts[bad[0]]), expected, shown), path=path, line=line)
+    if len(counts) == int(header):
+        raise DataError("the file has a header but no data lines; expected at least one", path=path)
+    return record_lines
+
+
+def _parse(
+    data: bytes, header: bool, columns: list[str] | None, separator: str, quote: bool, types: list | None
+) -> pl.DataFrame | None:
+    """polars' parse (all strings unless `types`, one dtype per column); None when it fails."""
+    try:
+        return pl.read_csv(
+            io.BytesIO(data),
+            has_header=header,
+            new_columns=None if header else columns,
+            separator=separator,
+            quote_char='"' if quote else None,
+            infer_schema=False,
+            schema_overrides=types,
+        )
+    except pl.exceptions.PolarsError:
+        return None
+
+
+def read_lines(path: str | Path, *, encoding: str = "utf-8") -> Table:
+    """Each line of a text file as one string in column `line` (for formats with a varying field count)."""
+    return read_table(path, names=["line"], header=False, separator=_UNIT_SEPARATOR, encoding=encoding, quote=False)
