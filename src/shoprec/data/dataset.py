@@ -6,7 +6,9 @@ files. A `Dataset` is immutable in spirit: transformations return new objects sh
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,6 +16,9 @@ import scipy.sparse as sp
 from shoprec.data.features import FeatureTable
 from shoprec.data.vocabulary import Vocabulary
 from shoprec.exceptions import DataError
+
+#: Default confidence of each shop event type: a purchase says more than a view.
+DEFAULT_EVENT_WEIGHTS: Mapping[str, float] = MappingProxyType({"view": 1.0, "cart": 3.0, "purchase": 5.0})
 
 
 @dataclass(frozen=True)

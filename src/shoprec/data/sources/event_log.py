@@ -13,13 +13,12 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from shoprec.data.dataset import Dataset
+from shoprec.data.dataset import DEFAULT_EVENT_WEIGHTS, Dataset
 from shoprec.data.features import FeatureTable
 from shoprec.data.sources._assemble import ITEM_TITLES, interactions_from, item_titles
 from shoprec.data.sources._features import FeatureSpec, feature_table, resolve_kinds
@@ -30,8 +29,6 @@ from shoprec.exceptions import ConfigError, DataError
 
 #: A file path (CSV, TSV, Parquet) or an in-memory polars / pandas DataFrame.
 Source = str | Path | pl.DataFrame | Any
-#: The same weights as `shoprec.data.synthetic` uses, defined here too so that loading data never imports torch.
-DEFAULT_EVENT_WEIGHTS: Mapping[str, float] = MappingProxyType({"view": 1.0, "cart": 3.0, "purchase": 5.0})
 _NONE = np.zeros(0, dtype=np.int64)
 
 
