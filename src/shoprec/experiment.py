@@ -120,9 +120,11 @@ def prepare_split(spec: ExperimentSpec, data: Dataset | Split | None = None) -> 
         if spec.protocol == "full":  # rank the whole catalog even where the data set ships sampled negatives
             return replace(data, protocol="full", test_negative_users=None, test_negatives=None)
         return data
-    split = split_dataset(data, spec.split, seed=spec.seed, **spec.split_options)
+    options = dict(spec.split_options)
+    negatives = int(options.pop("negatives", 99))
+    split = split_dataset(data, spec.split, seed=spec.seed, **options)
     if spec.protocol == "sampled":
-        split = sample_eval_negatives(split, n=int(spec.split_options.get("negatives", 99)), seed=spec.seed)
+        split = sample_eval_negatives(split, n=negatives, seed=spec.seed)
     elif spec.protocol not in (None, "full"):
         raise ConfigError(f"unknown protocol {spec.protocol!r}; expected 'full' or 'sampled' (or the data set's own)")
     return split
