@@ -33,7 +33,7 @@ class Popularity(Recommender):
         self.scores_ = np.bincount(inter.items, weights=weights, minlength=train.n_items).astype(np.float32)
 
     def _score_users(self, users: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(self.scores_).expand(len(users), -1)
+        return torch.from_numpy(self.scores_).repeat(len(users), 1)  # a copy: recommend masks it in place
 
     def _state_tensors(self) -> dict[str, np.ndarray]:
         return {"scores": self.scores_}
