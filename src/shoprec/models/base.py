@@ -92,8 +92,17 @@ class Recommender(ABC):
         out = np.empty(items.shape, dtype=np.float32)
         for start, stop in self._batches(len(users)):
             full = self._score_batch(users[start:stop])
-            out[start:stop] = torch.gather(full, 1, torch.from_numpy(np.ascontiguousarray(items[start:stop]))).numpy()
+            out[start:stop] = torch.gather(full, 1, torch.from_numpy(np.array(items[start:stop]))).numpy()
         return out
+
+    def score_all(self, users: np.ndarray) -> torch.Tensor:
+        """(len(users), n_items) float32 scores over the whole catalog, nothing excluded (e.g. for AUC).
+
+        Unknown users (-1) get cold-start scores. Like in `recommend`, the result may be modified in place.
+        Callers keep batches within SCORE_BUDGET floats.
+        """
+        self._check_fitted()
+        return self._score_batch(np.atleast_1d(np.asarray(users, dtype=np.int64)))
 
     def _score_batch(self, users: np.ndarray) -> torch.Tensor:
         """Full-catalog scores for a batch that may contain unknown users (-1)."""
@@ -143,7 +152,6 @@ class Recommender(ABC):
         if candidates is not None:
             allowed = torch.zeros(self.n_items_, dtype=torch.bool)
             allowed[torch.from_numpy(np.asarray(candidates, dtype=np.int64))] = True
-        k = min(n, self.n_items_)
         out_items = np.full((len(users), n), -1, dtype=np.int64)
         out_scores = np.full((len(users), n), -np.inf, dtype=np.float32)
         for start, stop in self._batches(len(users), batch_size):
@@ -155,10 +163,7 @@ class Recommender(ABC):
                 self._mask(scores, self._seen_rows(batch))
             if exclude is not None:
                 self._mask(scores, exclude[start:stop])
-            top_scores, top_items = torch.topk(scores, k, dim=1)
-            valid = torch.isfinite(top_scores)
-            out_items[start:stop, :k] = torch.where(valid, top_items, -1).numpy()
-            out_scores[start:stop, :k] = torch.where(valid, top_scores, -torch.inf).numpy()
+            out_items[start:stop], out_scores[start:stop] = top_n(scores, n)
         return out_items, out_scores
 
     def _seen_rows(self, users: np.ndarray) -> sp.csr_matrix:
@@ -254,6 +259,22 @@ class VectorRecommender(Recommender):
 
     def _item_matrix(self) -> torch.Tensor:
         return torch.from_numpy(self.item_vectors())
+
+
+def top_n(scores: torch.Tensor, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-`n` of each row of (b, n_items) scores, where -inf marks excluded items.
+
+    Returns (items int64, scores float32), both (b, n); rows with fewer than n finite scores are padded
+    with -1 / -inf. Shared by `recommend` and the models' history-based (serving) paths.
+    """
+    k = min(n, scores.shape[1])
+    top_scores, top_items = torch.topk(scores.float(), k, dim=1)
+    valid = torch.isfinite(top_scores)
+    items = np.full((scores.shape[0], n), -1, dtype=np.int64)
+    out = np.full((scores.shape[0], n), -np.inf, dtype=np.float32)
+    items[:, :k] = torch.where(valid, top_items, -1).numpy()
+    out[:, :k] = torch.where(valid, top_scores, -torch.inf).numpy()
+    return items, out
 
 
 def _to_numpy(value: np.ndarray | torch.Tensor) -> np.ndarray:
