@@ -58,7 +58,11 @@ def show_recommendations(result: RunResult, data: Dataset, user: int = 0) -> Non
     model = result.model
     items, _ = model.recommend(np.array([user]), 10)
     titles = data.metadata.get("item_titles")
-    history = data.interactions.items[data.interactions.users == user][-5:]
+    inter = data.interactions
+    mine = np.flatnonzero(inter.users == user)
+    if inter.timestamps is not None:
+        mine = mine[np.argsort(inter.timestamps[mine], kind="stable")]
+    history = inter.items[mine[-5:]]
 
     def label(index: int) -> str:
         item_id = str(data.items.external([index])[0])

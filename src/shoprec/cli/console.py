@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,8 +14,18 @@ from rich.console import Console
 
 from shoprec.exceptions import ShoprecError
 
-console = Console(stderr=True)
-stdout = Console()
+#: Wide enough for the leaderboard when output goes to a file or pipe (rich assumes 80 columns there).
+_WIDTH = None if sys.stdout.isatty() else 160
+console = Console(stderr=True, width=_WIDTH)
+stdout = Console(width=_WIDTH)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+    """Warnings as one line (`warning: ...`) instead of Python's file:line + source dump."""
+    console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+warnings.showwarning = _show_warning
 
 
 @contextmanager
