@@ -77,7 +77,7 @@ def test_train_writes_a_run_that_evaluate_reproduces(ials_run):
 
 
 def test_recommend_returns_n_unseen_items_for_a_known_user(ials_run):
-    payload = json.loads(shoprec("recommend", str(ials_run), "--user", "0", "-n", "5", "--json").stdout)
+    payload = json.loads(shoprec("recommend", str(ials_run), "--user", "u001", "-n", "5", "--json").stdout)
     assert payload["known_user"] is True
     assert len(payload["items"]) == 5
     scores = [row["score"] for row in payload["items"]]
