@@ -16,6 +16,11 @@ _BUILTIN_MODULES = (
     "shoprec.models.item_knn",
     "shoprec.models.ials",
     "shoprec.models.ease",
+    "shoprec.models.mf",
+    "shoprec.models.ncf",
+    "shoprec.models.deepfm",
+    "shoprec.models.two_tower",
+    "shoprec.models.sasrec",
 )
 
 
