@@ -32,13 +32,9 @@ PROTOCOLS: dict[str, dict] = {
     "ml-1m-ncf": {"data": "ml-1m-ncf", "split": "ncf", "title": "ML-1M NCF protocol (99 given negatives)"},
 }
 
-#: Hyperparameters per protocol and model (chosen on validation data; see docs/benchmarks.md).
-PARAMS: dict[str, dict[str, dict]] = {
-    "ml-100k": {"ials": {"embedding_size": 64, "epochs": 15}, "ease": {"reg": 500.0}, "item_knn": {}},
-    "ml-1m": {"ials": {"embedding_size": 128, "epochs": 15}, "ease": {"reg": 500.0}, "item_knn": {}},
-    "amazon-beauty": {"ials": {"embedding_size": 64, "epochs": 15}, "ease": {"reg": 50.0}, "item_knn": {}},
-    "ml-1m-ncf": {"ials": {"embedding_size": 64, "epochs": 16}, "ease": {"reg": 500.0}, "item_knn": {}},
-}
+#: Hyperparameters per protocol and model; empty means the model's documented defaults (iALS's were chosen on a
+#: validation split of the NCF training data, see docs/models/baselines.md). Nothing here was tuned on test data.
+PARAMS: dict[str, dict[str, dict]] = {protocol: {} for protocol in PROTOCOLS}
 MODELS = ("popularity", "item_knn", "ials", "ease")
 COLUMNS = ("hr@10", "ndcg@10", "recall@20", "mrr@10", "coverage@10")
 

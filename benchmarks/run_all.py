@@ -1,0 +1,48 @@
+"""`make bench`: the foundation benchmarks, one after another, each in its own process.
+
+Output of each goes to the terminal and to benchmarks/results/<name>.txt; the baselines also write
+benchmarks/results/baselines.{md,json}. Run on an otherwise idle machine: timings on 2 cores are
+very sensitive to other load. The deep-model benchmarks take longer and run with `make bench-deep`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+SUITES = {
+    "foundation": [
+        ("evaluation_speed", ["benchmarks.bench_evaluation", "--repeats", "5"]),
+        ("ials_vs_implicit", ["benchmarks.bench_ials_vs_implicit", "--runs", "3", "--threads", "2"]),
+        ("baselines", ["benchmarks.baselines"]),
+    ],
+    "deep": [
+        ("throughput", ["benchmarks.bench_throughput", "--threads", "2"]),
+        ("sasrec", ["benchmarks.bench_sasrec"]),
+    ],
+}
+
+
+def main() -> None:
+    suite = sys.argv[1] if len(sys.argv) > 1 else "foundation"
+    RESULTS.mkdir(exist_ok=True)
+    failed = []
+    for name, module_args in SUITES[suite]:
+        print(f"\n=== {name}: python -m {' '.join(module_args)}", flush=True)
+        with open(RESULTS / f"{name}.txt", "w") as log:
+            proc = subprocess.Popen([sys.executable, "-m", *module_args], stdout=subprocess.PIPE, text=True)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                log.write(line)
+            if proc.wait() != 0:
+                failed.append(name)
+    if failed:
+        sys.exit(f"benchmarks failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
