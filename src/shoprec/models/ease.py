@@ -64,7 +64,8 @@ class EASE(Recommender):
         del factor
         weights = precision.div_(-precision.diagonal().clone())
         weights.diagonal().zero_()
-        self.weights_ = weights.float()
+        # LAPACK leaves the inverse column-major; scipy's sparse @ dense would copy it on every call.
+        self.weights_ = weights.float().contiguous()
 
     def _score_users(self, users: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(self.seen_[users] @ self.weights_.numpy())
