@@ -23,7 +23,10 @@ def _as_str_array(values: Iterable[object] | np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Vocabulary:
-    """Immutable id space: `ids[i]` is the external id (a string) of dense index `i`."""
+    """Immutable id space: `ids[i]` is the external id (a string) of dense index `i`.
+
+    Ids are stored as NumPy unicode strings, which cannot end in NUL characters; real ids never do.
+    """
 
     ids: np.ndarray  # (n,) unicode strings
     _sorted: np.ndarray = field(init=False, repr=False)
