@@ -7,8 +7,8 @@ Criteo category), and a model matches them by name, so train, validation and tes
 shared pre-pass.
 
 libFM (`label id:value ...`, e.g. the NFM/BARS Frappe files): every line must hold the same number of
-pairs, and pair j is field j. A field whose values are all 1 is one-hot (categorical over its ids); a
-field that always has the same id carries a number (numeric). Labels are 1 (click) and 0 or -1.
+pairs, and pair j is field j. A field whose values are all 1 is one-hot (categorical over its ids); one
+with other values must keep the same id throughout and is numeric. Labels are 1 (click) and 0 or -1.
 
 Frappe's training file is missing from the public snapshot; `rebuild_frappe_train` rebuilds it from the
 original log the way NFM built it (see /work/shared/data/frappe/SOURCE.md).
@@ -69,13 +69,14 @@ def load_libfm(path: str | Path, *, fields: Sequence[str] | None = None) -> Labe
     table.check(pl.Series(~np.isin(labels, (-1.0, 0.0, 1.0))), "label", "a label 1, 0 or -1")
     columns: dict[str, Column] = {}
     for name in names:
-        pairs = table.frame[name].str.split_exact(":", 1).struct.rename_fields(["id", "value"]).struct.unnest()
+        id_name, value_name = f"{name}.id", f"{name}.value"
+        pairs = table.frame[name].str.split_exact(":", 1).struct.rename_fields([id_name, value_name]).struct.unnest()
         parsed = table.with_frame(pairs)
-        ids, values = parsed.ints("id"), parsed.floats("value")
-        if len(np.unique(ids)) == 1 and len(ids) > 1:
+        ids, values = parsed.ints(id_name), parsed.floats(value_name)
+        if (values != 1.0).any() and len(np.unique(ids)) == 1:
             columns[name] = NumericColumn(values.astype(np.float32))
         else:
-            parsed.check(pl.Series(values != 1.0), "value", f"value 1 (one-hot field {name!r})")
+            parsed.check(pl.Series(values != 1.0), value_name, "1 in a one-hot field (or one id throughout)")
             columns[name] = _categorical(ids)
     return LabelledRows((labels > 0).astype(np.float32), FeatureTable(len(labels), columns), str(path))
 
@@ -173,13 +174,13 @@ def _held_out_positives(rows: LabelledRows) -> np.ndarray:
     """(n_positive, 10) libFM ids of the positive rows of a Frappe file."""
     missing = [name for name in FRAPPE_FIELDS if name not in rows.features]
     if missing:
-        raise DataError(f"{rows.source}: fields {missing} missing; read Frappe files with fields=FRAPPE_FIELDS")
+        raise DataError(f"fields {missing} missing; read Frappe files with fields=FRAPPE_FIELDS", path=rows.source)
     positive = rows.labels > 0
     columns = []
     for name in FRAPPE_FIELDS:
         column = rows.features[name]
         if not isinstance(column, CategoricalColumn):
-            raise DataError(f"{rows.source}: field {name!r} is not one-hot", column=name)
+            raise DataError("field is not one-hot", path=rows.source, column=name)
         columns.append(np.asarray(column.values, dtype=np.int64)[column.codes[positive] - 1])
     return np.stack(columns, axis=1)
 
