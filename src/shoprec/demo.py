@@ -49,7 +49,8 @@ def main(out: Path = Path("runs/demo")) -> list[RunResult]:
         results.append(result)
     stdout.print(leaderboard_table([r.metrics for r in results], COLUMNS))
     show_recommendations(results[-1], data)
-    console.print(f"runs saved under {out}/ — try `shoprec recommend {out}/ease --user 1`")
+    example_user = data.users.external([0])[0]
+    console.print(f"runs saved under {out}/ — try `shoprec recommend {out}/ease --user {example_user}`")
     return results
 
 
