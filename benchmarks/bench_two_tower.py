@@ -7,7 +7,7 @@ ml-100k  Implicit feedback, leave-one-out by time (last event per user to test, 
 
     python -m benchmarks.bench_two_tower ml-1m --models two_tower mf
     python -m benchmarks.bench_two_tower ml-100k --models two_tower mf popularity --epochs 50
-    python -m benchmarks.bench_two_tower ml-1m --models two_tower --params '{"two_tower": {"history_len": 0}}'
+    python -m benchmarks.bench_two_tower ml-1m --models two_tower --params '{"two_tower": {"history_len": 20}}'
 
 Rows are printed as a Markdown table and appended as JSON lines to --out. Needs SHOPREC_DATA_DIR (or
 --data-dir) holding ml-1m/ and ml-100k/.
@@ -28,7 +28,9 @@ from shoprec.data.split import split_dataset
 from shoprec.evaluation import evaluate, evaluate_ratings
 from shoprec.models.registry import create_model
 
-#: Hyperparameters per benchmark and model (chosen on the validation part; see docs/models/two_tower.md).
+#: Hyperparameters per benchmark and model, chosen on the validation part (docs/models/two_tower.md): on
+#: ML-1M, whose ratings have no timestamps, the history field only adds noise (valid RMSE 0.869 with 20
+#: items, 0.859 without); MF's reg 0.05 beat 0.02 and 0.1.
 PARAMS: dict[str, dict[str, dict[str, Any]]] = {
     "ml-1m": {
         "two_tower": {
@@ -37,7 +39,7 @@ PARAMS: dict[str, dict[str, dict[str, Any]]] = {
             "embedding_size": 64,
             "field_size": 32,
             "layers": [128],
-            "history_len": 20,
+            "history_len": 0,
             "id_dropout": 0.1,
             "batch_size": 1024,
             "learning_rate": 0.001,
@@ -48,7 +50,7 @@ PARAMS: dict[str, dict[str, dict[str, Any]]] = {
             "embedding_size": 64,
             "batch_size": 1024,
             "learning_rate": 0.002,
-            "reg": 0.02,
+            "reg": 0.05,
             "patience": 2,
         },
     },
