@@ -118,9 +118,14 @@ class DeepFMNet(nn.Module):
         self.bias = nn.Parameter(torch.zeros(()))
         self.first = nn.ModuleList(nn.Linear(s.n_fields * k, cfg.layers[0], bias=False) for s in schemas if cfg.dnn)
         self.first_bias = nn.Parameter(torch.zeros(cfg.layers[0] if cfg.dnn else 0))
-        after_first = hidden_activation(cfg.layers[0], cfg.dropout, batch_norm=cfg.batch_norm)
-        deep = nn.Sequential(*after_first, mlp([*cfg.layers, 1], cfg.dropout, batch_norm=cfg.batch_norm))
-        self.deep = deep if cfg.dnn else None
+        self.deep = (
+            nn.Sequential(
+                *hidden_activation(cfg.layers[0], cfg.dropout, batch_norm=cfg.batch_norm),
+                mlp([*cfg.layers, 1], cfg.dropout, batch_norm=cfg.batch_norm),
+            )
+            if cfg.dnn
+            else None
+        )
         self.width = max(cfg.layers) if cfg.dnn else k + 1
 
     def forward(self, *groups: FieldValues) -> tuple[torch.Tensor, torch.Tensor]:
