@@ -10,7 +10,8 @@ import dataclasses
 import os
 import types
 import typing
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from shoprec.exceptions import ConfigError
@@ -98,6 +99,9 @@ class TrainOptions:
     log_path: str | None = None
     checkpoint_dir: str | None = None
     resume: bool = False
+    #: Called with each epoch's `EpochRecord` (loss, validation metrics) on the main process, e.g. so that a
+    #: hyperparameter search can prune a poor trial; an exception it raises ends training.
+    on_epoch: Callable[[Any], None] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> TrainOptions:

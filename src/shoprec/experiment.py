@@ -33,6 +33,16 @@ METRICS_FILE = "metrics.json"
 MODEL_DIR = "model"
 
 
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML config file as a dict; a missing or malformed file is a ConfigError naming it."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+
+
 @dataclass
 class ExperimentSpec:
     """Everything that determines a result: data set, preprocessing, split, protocol, model and its parameters."""
@@ -51,12 +61,7 @@ class ExperimentSpec:
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> ExperimentSpec:
         """Read `[experiment]`/`[model]`/`[split]`/`[data]` tables; explicit overrides (CLI flags) win."""
-        try:
-            raw = tomllib.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+        raw = read_toml(path)
         exp = dict(raw.get("experiment", {}))
         model = dict(raw.get("model", {}))
         split = dict(raw.get("split", {}))

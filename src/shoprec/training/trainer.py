@@ -142,6 +142,8 @@ class Trainer:
                     if ctx.is_main:
                         append_record(opts.log_path, record)
                         self._checkpoint(module, optimizer, epoch, result, stopper)
+                        if opts.on_epoch is not None:
+                            opts.on_epoch(record)
                     bar.advance()
                     bar.epoch_done(record)
             stopper.restore_best(module)

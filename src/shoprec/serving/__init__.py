@@ -1,0 +1,1 @@
+"""Serving: the live recommendation service (retrieval index, event store, live state, HTTP API)."""

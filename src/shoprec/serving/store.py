@@ -1,0 +1,357 @@
+"""The durable event store: everything the live service learns after training, in one embedded SQLite file.
+
+Events, user profiles, item attributes, campaign sends and deletion tombstones live here so that a restarted
+service can replay them and serve exactly what it served before. SQLite runs in WAL mode with
+`synchronous=FULL`: a write returns only after its commit is in the log on disk, and readers never wait for it.
+
+Concurrency: FastAPI runs sync endpoints in a thread pool whose threads come and go, so connections are pooled
+rather than tied to a thread (a thread-local connection would outlive its thread). A connection is used by one
+thread at a time (hence `check_same_thread=False` is safe), reads run concurrently on their own connections,
+and writes are serialised by one lock plus `BEGIN IMMEDIATE` (the busy timeout covers other processes).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from itertools import groupby
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shoprec.exceptions import ConfigError, DataError
+
+SCHEMA_VERSION = 1
+
+HistoryRow = tuple[str, str, float | None, float]
+"""(item, event, weight or None when the event carried none, timestamp)."""
+_Row = tuple[str, str, str, float | None, float]
+
+_SCHEMA = """
+CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, item TEXT NOT NULL,
+                     event TEXT NOT NULL, weight REAL, ts REAL NOT NULL);
+CREATE INDEX events_user_ts ON events(user, ts);
+CREATE INDEX events_item_event_ts ON events(item, event, ts);
+CREATE TABLE profiles (user TEXT PRIMARY KEY, data TEXT NOT NULL, updated REAL NOT NULL);
+CREATE TABLE items (item TEXT PRIMARY KEY, data TEXT NOT NULL, updated REAL NOT NULL);
+CREATE TABLE sends (id INTEGER PRIMARY KEY, campaign TEXT NOT NULL, user TEXT NOT NULL, ts REAL NOT NULL);
+CREATE INDEX sends_user_ts ON sends(user, ts);
+CREATE TABLE deleted (user TEXT PRIMARY KEY, ts REAL NOT NULL);
+"""
+
+# A JSON array bound as one parameter: no limit on the number of ids, one prepared statement.
+_IN_JSON = "IN (SELECT value FROM json_each(?))"
+
+# RFC 7396 merge patch: given keys override, null removes a key, absent keys are kept.
+_UPSERT_DOC = (
+    "INSERT INTO {table} ({key}, data, updated) VALUES (?1, json_patch('{{}}', ?2), ?3) "
+    "ON CONFLICT({key}) DO UPDATE SET data = json_patch(data, ?2), updated = ?3"
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One user action on an item; `weight` None lets the service apply its per-event-type weight."""
+
+    user: str
+    item: str
+    event: str = "view"
+    weight: float | None = None
+    timestamp: float | None = None
+
+
+_EVENT_FIELDS = tuple(f.name for f in fields(Event))
+
+
+class EventStore:
+    """Durable, thread-safe store of live events, profiles, items, campaign sends and deletions."""
+
+    def __init__(
+        self, path: str | Path, *, allowed_events: Iterable[str] | None = None, busy_timeout: float = 10.0
+    ) -> None:
+        """Open (creating if missing) the store at `path`; `allowed_events` restricts the event types accepted."""
+        if str(path) == ":memory:":
+            raise ConfigError("path: the event store needs a file (each pooled connection would get its own :memory:)")
+        self.path = Path(path)
+        self.allowed_events = frozenset(allowed_events) if allowed_events is not None else None
+        self._busy_timeout = busy_timeout
+        self._write_lock = threading.Lock()
+        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._opened: list[sqlite3.Connection] = []
+        self._opened_lock = threading.Lock()
+        self._closed = False
+        try:
+            with self._transaction() as conn:
+                self._migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise DataError(f"not a readable shoprec event store ({exc})", path=self.path) from exc
+        except DataError:
+            self.close()
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._closed:
+            raise sqlite3.ProgrammingError(f"the event store {self.path} is closed")
+        conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False)
+        with self._opened_lock:
+            self._opened.append(conn)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """Borrow a pooled connection for the duration of one operation."""
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self._connect()
+        try:
+            yield conn
+        finally:
+            self._idle.put(conn)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One serialised write transaction: committed (durably) on success, rolled back entirely on error."""
+        with self._write_lock, self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._connection() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                conn.execute(statement)
+            conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif row[0] != str(SCHEMA_VERSION):
+            raise DataError(
+                f"event store schema version {row[0]} is not the version {SCHEMA_VERSION} this shoprec reads; "
+                "open it with the shoprec release that wrote it (or a newer one)",
+                path=self.path,
+                column="schema_version",
+            )
+
+    # -- events ----------------------------------------------------------------------------------------------
+
+    def append(self, events: list[Event]) -> list[int]:
+        """Write a batch in one transaction and return its row ids once durable; a bad event rejects it all."""
+        rows = _event_rows(events, self.allowed_events, time.time())
+        if not events:
+            return []
+        with self._transaction() as conn:
+            conn.executemany("INSERT INTO events (user, item, event, weight, ts) VALUES (?, ?, ?, ?, ?)", rows)
+            (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+        # AUTOINCREMENT under the write lock gives a batch consecutive ids, so the last one names them all.
+        return list(range(last - len(events) + 1, last + 1))
+
+    def history(self, user: str, limit: int | None = None) -> list[HistoryRow]:
+        """The user's last `limit` events (all when None), oldest first (timestamp, then arrival order)."""
+        sql = "SELECT item, event, weight, ts FROM events WHERE user = ? ORDER BY ts DESC, id DESC"
+        rows = self._read(sql + " LIMIT ?", (user, -1 if limit is None else max(limit, 0)))
+        return rows[::-1]
+
+    def histories(self, users: list[str]) -> dict[str, list[HistoryRow]]:
+        """Every requested user's full history in one query (an empty list for users without events)."""
+        rows = self._read(
+            f"SELECT user, item, event, weight, ts FROM events WHERE user {_IN_JSON} ORDER BY user, ts, id",
+            (json.dumps(users),),
+        )
+        found = {user: [row[1:] for row in group] for user, group in groupby(rows, key=lambda row: row[0])}
+        return {user: found.get(user, []) for user in users}
+
+    def users_with_events(self) -> list[str]:
+        """Users with at least one stored event, sorted (the replay set on restart)."""
+        return [user for (user,) in self._read("SELECT DISTINCT user FROM events ORDER BY user")]
+
+    def items_with_event(self, user: str, event: str, since: float | None = None) -> list[str]:
+        """Distinct items the user acted on with `event` (at or after `since`), in order of first occurrence."""
+        rows = self._read(
+            "SELECT item FROM events WHERE user = ? AND event = ? AND ts >= ? GROUP BY item ORDER BY min(ts), min(id)",
+            (user, event, -math.inf if since is None else since),
+        )
+        return [item for (item,) in rows]
+
+    def users_with_event(self, items: list[str], event: str, since: float) -> set[str]:
+        """Users who did `event` on any of `items` at or after `since` (e.g. bought it in the last N days)."""
+        rows = self._read(
+            f"SELECT DISTINCT user FROM events WHERE item {_IN_JSON} AND event = ? AND ts >= ?",
+            (json.dumps(items), event, since),
+        )
+        return {user for (user,) in rows}
+
+    # -- profiles and items ------------------------------------------------------------------------------------
+
+    def put_profile(self, user: str, profile: dict[str, Any]) -> None:
+        """Merge `profile` into the user's stored profile (RFC 7396: a null value removes the key)."""
+        self._upsert_document("profiles", "user", user, profile)
+
+    def profile(self, user: str) -> dict[str, Any] | None:
+        rows = self._read("SELECT data FROM profiles WHERE user = ?", (user,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def put_item(self, item: str, attributes: dict[str, Any]) -> None:
+        """Merge `attributes` into the item's stored attributes (RFC 7396: a null value removes the key)."""
+        self._upsert_document("items", "item", item, attributes)
+
+    def items(self) -> dict[str, dict[str, Any]]:
+        """Every item created or updated while serving, with its current attributes, in order of last update."""
+        return {item: json.loads(data) for item, data in self._read("SELECT item, data FROM items ORDER BY updated")}
+
+    def _upsert_document(self, table: str, key: str, owner: str, document: dict[str, Any]) -> None:
+        _check_id(key, owner, f"{table} upsert")
+        if not isinstance(document, dict) or not all(isinstance(k, str) for k in document):
+            raise DataError(f"{table} upsert for {owner!r}: expected a JSON object with string keys")
+        try:
+            text = json.dumps(document, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{table} upsert for {owner!r}: not JSON-serialisable ({exc})") from exc
+        with self._transaction() as conn:
+            conn.execute(_UPSERT_DOC.format(table=table, key=key), (owner, text, time.time()))
+
+    # -- campaigns -----------------------------------------------------------------------------------------------
+
+    def record_sends(self, campaign: str, users: list[str], timestamp: float | None = None) -> None:
+        """Record that `campaign` reached `users` (the frequency cap counts these across campaigns)."""
+        _check_id("campaign", campaign, "record_sends")
+        if not _plain_strings(users):  # the fast check failed: name the first bad user
+            for position, user in enumerate(users):
+                _check_id("user", user, f"record_sends position {position}")
+        ts = time.time() if timestamp is None else _check_number("timestamp", timestamp, "record_sends")
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO sends (campaign, user, ts) VALUES (?, ?, ?)", [(campaign, u, ts) for u in users]
+            )
+
+    def send_counts(self, users: list[str] | None, since: float) -> dict[str, int]:
+        """Sends per user at or after `since`, all campaigns together; every requested user appears (0 if none).
+
+        With `users` None: every user with at least one send in the window.
+        """
+        if users is None:
+            return dict(self._read("SELECT user, count(*) FROM sends WHERE ts >= ? GROUP BY user", (since,)))
+        rows = self._read(
+            f"SELECT user, count(*) FROM sends WHERE user {_IN_JSON} AND ts >= ? GROUP BY user",
+            (json.dumps(users), since),
+        )
+        found = dict(rows)
+        return {user: found.get(user, 0) for user in users}
+
+    # -- deletion and bookkeeping ------------------------------------------------------------------------------
+
+    def delete_user(self, user: str) -> dict[str, int]:
+        """Remove the user's events, profile and sends in one transaction and leave a tombstone.
+
+        The tombstone keeps a restarted service from resurrecting the user's trained vector.
+        """
+        _check_id("user", user, "delete_user")
+        with self._transaction() as conn:
+            removed = {
+                name: conn.execute(f"DELETE FROM {table} WHERE user = ?", (user,)).rowcount
+                for name, table in (("events", "events"), ("profile", "profiles"), ("sends", "sends"))
+            }
+            conn.execute("INSERT OR REPLACE INTO deleted (user, ts) VALUES (?, ?)", (user, time.time()))
+        return removed
+
+    def deleted_users(self) -> list[str]:
+        """Tombstoned users, in order of deletion."""
+        return [user for (user,) in self._read("SELECT user FROM deleted ORDER BY ts, user")]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts for health and metrics: events, users with events, items, profiles, sends, deleted."""
+        (row,) = self._read(
+            "SELECT (SELECT count(*) FROM events), (SELECT count(DISTINCT user) FROM events), "
+            "(SELECT count(*) FROM items), (SELECT count(*) FROM profiles), (SELECT count(*) FROM sends), "
+            "(SELECT count(*) FROM deleted)"
+        )
+        return dict(zip(("events", "users", "items", "profiles", "sends", "deleted"), row, strict=True))
+
+    def close(self) -> None:
+        """Close every pooled connection; the store must not be used afterwards."""
+        with self._write_lock, self._opened_lock:
+            for conn in self._opened:
+                conn.close()
+            self._opened.clear()
+            self._closed = True
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_id(field: str, value: object, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise DataError(f"{where}: field {field!r} must be a non-empty string, got {value!r}", column=field)
+    return value
+
+
+def _check_number(field: str, value: object, where: str) -> float:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+        raise DataError(f"{where}: field {field!r} must be a finite number, got {value!r}", column=field)
+    return float(value)
+
+
+def _event_rows(events: list[Event], allowed: frozenset[str] | None, now: float) -> Iterable[_Row]:
+    """Validate a batch and turn it into SQL rows; the first bad event raises, naming its field and position.
+
+    Whole columns are checked with C-level set/numpy operations; only a batch that fails them (or holds values
+    of other numeric types, e.g. numpy float32) takes the per-event path that converts or names the culprit.
+    """
+    users, items, kinds, weights, stamps = (list(map(attrgetter(f), events)) for f in _EVENT_FIELDS)
+    if not (
+        all(map(_plain_strings, (users, items, kinds)))
+        and (allowed is None or allowed.issuperset(kinds))
+        and _plain_finite(weights)
+        and _plain_finite(stamps)
+    ):
+        return [_event_row(position, e, allowed, now) for position, e in enumerate(events)]
+    if None in stamps:
+        stamps = [now if t is None else t for t in stamps]
+    return zip(users, items, kinds, weights, stamps, strict=True)
+
+
+def _plain_strings(values: list[object]) -> bool:
+    return set(map(type, values)) <= {str} and "" not in values
+
+
+def _plain_finite(values: list[object]) -> bool:
+    """True when every value is None, an int or a float, and the numbers are finite."""
+    if not set(map(type, values)) <= {int, float, type(None)}:
+        return False
+    present = [v for v in values if v is not None] if None in values else values
+    return bool(np.isfinite(np.asarray(present, dtype=np.float64)).all())
+
+
+def _event_row(position: int, e: Event, allowed: frozenset[str] | None, now: float) -> _Row:
+    where = f"event {position} of the batch (nothing of the batch was written)"
+    for field in ("user", "item", "event"):
+        _check_id(field, getattr(e, field), where)
+    if allowed is not None and e.event not in allowed:
+        raise DataError(f"{where}: field 'event' must be one of {sorted(allowed)}, got {e.event!r}", column="event")
+    weight = None if e.weight is None else _check_number("weight", e.weight, where)
+    ts = now if e.timestamp is None else _check_number("timestamp", e.timestamp, where)
+    return (e.user, e.item, e.event, weight, ts)
