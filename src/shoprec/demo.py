@@ -2,7 +2,8 @@
 
 Loads the data (SHOPREC_DATA_DIR, the cache, or a download), splits it by temporal leave-one-out,
 trains popularity, iALS and EASE, prints the leaderboard and one user's recommendations, and leaves
-the runs under runs/demo/ for `shoprec evaluate` and `shoprec recommend`.
+the runs under runs/demo/ for `shoprec evaluate` and `shoprec recommend`. Then it serves the iALS run over
+HTTP on 127.0.0.1:8000 until Ctrl-C (set SHOPREC_NO_SERVE=1 to stop after training, e.g. in tests).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shoprec.cli.console import console, stdout
+from shoprec.cli.console import console, report_errors, stdout
 from shoprec.cli.tables import leaderboard_table
 from shoprec.data.dataset import Dataset
 from shoprec.exceptions import DataError
@@ -51,7 +52,27 @@ def main(out: Path = Path("runs/demo")) -> list[RunResult]:
     show_recommendations(results[-1], data)
     example_user = data.users.external([0])[0]
     console.print(f"runs saved under {out}/ — try `shoprec recommend {out}/ease --user {example_user}`")
+    if os.environ.get("SHOPREC_NO_SERVE") != "1":
+        serve_demo(out / "ials", out / "pipeline", example_user)
     return results
+
+
+def serve_demo(run: Path, folder: Path, user: str, port: int = 8000) -> None:
+    """Write the run's serving pipeline and serve it on 127.0.0.1 until Ctrl-C, printing where and how to ask."""
+    from shoprec.cli.serve import require_serve_extra
+
+    with report_errors():
+        require_serve_extra()
+        from shoprec.serving.app import serve_pipeline
+        from shoprec.serving.pipeline import write_pipeline
+
+        pipeline = write_pipeline(run, folder)
+        url = f"http://127.0.0.1:{port}"
+        key = ' -H "X-API-Key: $SHOPREC_API_KEY_READ"' if os.environ.get("SHOPREC_API_KEY_READ") else ""
+        console.print(f"[bold]serving[/] {pipeline} at {url} (Ctrl-C stops)")
+        console.print(f"  API docs {url}/docs   health {url}/health   metrics {url}/metrics")
+        console.print(f"  try: curl{key} '{url}/recommendations/{user}?n=5'")
+        serve_pipeline(pipeline, host="127.0.0.1", port=port)
 
 
 def show_recommendations(result: RunResult, data: Dataset, user: int = 0) -> None:

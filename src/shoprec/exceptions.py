@@ -47,3 +47,7 @@ class NotFittedError(ShoprecError, RuntimeError):
 
 class ArtifactError(ShoprecError):
     """A saved artifact is missing, corrupt, tampered with or of an unknown kind."""
+
+
+class NotFoundError(ShoprecError, LookupError):
+    """A user, item or category named in a request is not known to the service."""

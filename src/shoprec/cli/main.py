@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from shoprec.cli import compare, datasets, evaluate, recommend, train
+from shoprec.cli import audience, compare, datasets, evaluate, recommend, serve, train, tune
 from shoprec.cli.console import report_errors
 
 app = typer.Typer(
@@ -25,6 +25,9 @@ app.command("train")(train.train)
 app.command("evaluate")(evaluate.evaluate)
 app.command("recommend")(recommend.recommend)
 app.command("compare")(compare.compare)
+app.command("audience")(audience.audience)
+app.command("tune")(tune.tune)
+app.command("serve")(serve.serve)
 
 
 def main() -> None:

@@ -1,0 +1,254 @@
+"""The serving benchmark: a real `shoprec serve` process at 1,000,000 items x 1,000,000 users, 64 dims.
+
+1. Builds a synthetic retrieval model (an MF artifact) whose item and user vectors are clustered, as trained
+   embeddings are (see benchmarks/bench_index.py), with three seen items per user and Zipf popularity, and
+   a pipeline for it (cached under --work, rebuilt with --rebuild).
+2. Starts `shoprec serve` on 127.0.0.1 in its own process, with a read and a write API key, and waits for
+   /health; reports the start-up time and the server's resident memory (VmRSS / peak VmHWM from /proc).
+3. Load from a separate process (benchmarks/loadgen.py, open loop, keep-alive, latency from each request's
+   due time): GET /recommendations/{user}?n=10 for random users at --rate requests/s for --requests
+   requests after a warm-up; p50 / p99 and the achieved rate.
+4. Event -> next recommendation: POST a purchase of the user's current top item, then GET the user's list;
+   the time from sending the event to receiving a list without that item (checked), --events times.
+5. ANN recall@10 of the served index settings against exact search, for 1,000 user vectors.
+
+Bounded everything: fixed request counts, loopback only. Prints a Markdown table and appends a JSON line
+to benchmarks/results/serve.jsonl.
+
+    python -m benchmarks.bench_serve                    # 1M x 1M, rate 1000/s, 20,000 requests
+    python -m benchmarks.bench_serve --items 100000 --users 100000 --requests 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from benchmarks.bench_index import clustered_vectors
+from shoprec.data.vocabulary import Vocabulary
+from shoprec.models.mf import MF
+from shoprec.runtime import thread_limit
+from shoprec.serving.index import ItemIndex
+from shoprec.serving.pipeline import PipelineConfig
+
+RESULTS = Path(__file__).parent / "results" / "serve.jsonl"
+READ_KEY, WRITE_KEY = "bench-read-key-0123456789", "bench-write-key-0123456789"
+SEEN_PER_USER = 3
+
+
+def build_model(n_users: int, n_items: int, dim: int, clusters: int, seed: int) -> MF:
+    """An MF model with clustered vectors, set directly (no training): serving only needs its artifact."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    items = clustered_vectors(rng, centres, n_items, noise=1.0)
+    users = clustered_vectors(rng, centres, n_users, noise=1.0)
+    popularity = np.floor(1e4 / np.arange(1, n_items + 1) ** 0.8).astype(np.float32)
+    rng.shuffle(popularity)
+    seen_items = rng.integers(0, n_items, (n_users, SEEN_PER_USER))
+    indptr = np.arange(0, seen_items.size + 1, SEEN_PER_USER)
+    seen = sp.csr_matrix((np.ones(seen_items.size, np.float32), seen_items.reshape(-1), indptr), (n_users, n_items))
+    seen.sum_duplicates()
+    model = MF(embedding_size=dim, biases=False, sparse=False)
+    model.n_users_, model.n_items_ = n_users, n_items
+    model.user_vocab_ = Vocabulary(np.char.add("u", np.arange(n_users).astype(str)))
+    model.item_vocab_ = Vocabulary(np.char.add("i", np.arange(n_items).astype(str)))
+    model.seen_, model.item_popularity_, model.offset_ = seen, popularity, 0.0
+    model.module_ = model._module()
+    with torch.no_grad():
+        model.module_.users.weight.copy_(torch.from_numpy(users))
+        model.module_.items.weight.copy_(torch.from_numpy(items))
+    model.fitted_ = True
+    return model
+
+
+def build_pipeline(args: argparse.Namespace) -> Path:
+    """The model artifact and pipeline.toml under args.work (reused unless --rebuild)."""
+    toml = args.work / "pipeline.toml"
+    if toml.exists() and not args.rebuild:
+        return toml
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
+    started = time.perf_counter()
+    model = build_model(args.users, args.items, args.dim, args.clusters, args.seed)
+    model.save(args.work / "model")
+    config = PipelineConfig(
+        retrieval=(args.work / "model").resolve(), store=(args.work / "events.sqlite").resolve(), index=args.index
+    )
+    toml.write_text(config.to_toml(args.work.resolve()))
+    print(f"built the {args.users:,} x {args.items:,} pipeline in {time.perf_counter() - started:.0f} s", flush=True)
+    return toml
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Resident and peak resident memory of a process, from /proc (Linux)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            fields[name] = round(int(value.split()[0]) / 1024, 1)
+    return fields
+
+
+def start_server(toml: Path, port: int, timeout: float) -> tuple[subprocess.Popen, float]:
+    env = {**os.environ, "SHOPREC_API_KEY_READ": READ_KEY, "SHOPREC_API_KEY_WRITE": WRITE_KEY}
+    command = [sys.executable, "-m", "shoprec", "serve", "--pipeline", str(toml), "--port", str(port)]
+    started = time.perf_counter()
+    proc = subprocess.Popen([*command, "--log-level", "warning"], env=env)
+    deadline = started + timeout
+    while time.perf_counter() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode} during start-up")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200:
+                return proc, time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError(f"the server did not answer /health within {timeout:.0f} s")
+
+
+def run_load(port: int, users: np.ndarray, rate: float, requests: int, work: Path) -> dict:
+    """Open-loop GET /recommendations from a separate process (benchmarks.loadgen)."""
+    paths = work / "paths.txt"
+    paths.write_text("".join(f"/recommendations/u{u}?n=10\n" for u in users))
+    command = [sys.executable, "-m", "benchmarks.loadgen", "--port", str(port), "--paths", str(paths)]
+    command += ["--rate", str(rate), "--requests", str(requests), "--api-key", READ_KEY]
+    out = subprocess.run(command, check=True, capture_output=True, text=True, timeout=requests / rate * 4 + 120)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def event_to_recommendation(port: int, users: np.ndarray) -> dict:
+    """ms from POSTing a purchase of the user's top item to receiving a list without it (checked every time)."""
+    base = f"http://127.0.0.1:{port}"
+    times, stale = [], 0
+    with httpx.Client(base_url=base, headers={"X-API-Key": WRITE_KEY}, timeout=10.0) as client:
+        for user in users:
+            top = client.get(f"/recommendations/u{user}", params={"n": 10}).json()["items"][0]["item"]
+            started = time.perf_counter()
+            event = {"user": f"u{user}", "item": top, "event": "purchase"}
+            client.post("/events", json=event).raise_for_status()
+            after = client.get(f"/recommendations/u{user}", params={"n": 10}).json()["items"]
+            times.append((time.perf_counter() - started) * 1000.0)
+            stale += any(row["item"] == top for row in after)
+    ms = np.asarray(times)
+    return {
+        "event_to_rec_p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "event_to_rec_p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "event_to_rec_max_ms": round(float(ms.max()), 2),
+        "events": len(ms),
+        "stale_after_event": stale,
+    }
+
+
+def ann_recall(args: argparse.Namespace, queries: int = 1000) -> dict:
+    """recall@10 of the served index settings against exact search, for user vectors as queries."""
+    model = MF.load(args.work / "model")
+    rng = np.random.default_rng(args.seed + 1)
+    with thread_limit(2):
+        index = ItemIndex.build(model.item_vectors(), **args.index)
+        q = model.user_vectors(rng.choice(args.users, queries, replace=False))
+        found, _ = index.search(q, 10)
+        exact, _ = index.exact_search(q, 10)
+    hits = sum(len(np.intersect1d(f[f >= 0], e[e >= 0])) for f, e in zip(found, exact, strict=True))
+    return {"ann_recall@10": round(hits / (10 * queries), 4), "index_kind": index.kind, "nlist": index.nlist}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--clusters", type=int, default=1_000)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--warmup", type=int, default=2_000)
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--nprobe", type=int, default=None, help="IVF lists probed (default: the index's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", type=Path, default=Path("benchmarks/.cache/serve"))
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--startup-timeout", type=float, default=600.0)
+    args = parser.parse_args()
+    args.index = {} if args.nprobe is None else {"nprobe": args.nprobe}
+    toml = build_pipeline(args)
+    (args.work / "events.sqlite").unlink(missing_ok=True)  # each run starts from an empty event store
+    port = free_port()
+    proc, startup_s = start_server(toml, port, args.startup_timeout)
+    try:
+        rss_idle = memory_mb(proc.pid)
+        rng = np.random.default_rng(args.seed)
+        run_load(port, rng.integers(0, args.users, args.warmup), args.rate / 2, args.warmup, args.work)
+        load = run_load(port, rng.integers(0, args.users, args.requests), args.rate, args.requests, args.work)
+        events = event_to_recommendation(port, rng.choice(args.users, args.events, replace=False))
+        rss_after = memory_mb(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    recall = ann_recall(args)
+    row = {
+        "items": args.items,
+        "users": args.users,
+        "dim": args.dim,
+        "clusters": args.clusters,
+        "startup_s": round(startup_s, 1),
+        "rss_idle_mb": rss_idle.get("VmRSS"),
+        "rss_after_mb": rss_after.get("VmRSS"),
+        "peak_rss_mb": rss_after.get("VmHWM"),
+        "rate": args.rate,
+        **{f"load_{k}": v for k, v in load.items()},
+        **events,
+        **recall,
+        "cpus": os.cpu_count(),
+    }
+    RESULTS.parent.mkdir(exist_ok=True)
+    with RESULTS.open("a") as out:
+        out.write(json.dumps(row) + "\n")
+    print(markdown(row))
+
+
+def markdown(row: dict) -> str:
+    lines = [
+        f"**{row['items']:,} items x {row['users']:,} users, {row['dim']} dims, {row['cpus']} cores**",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+        f"| top-10 latency p50 / p99 at {row['rate']:.0f} req/s offered | "
+        f"{row['load_p50_ms']:.2f} / {row['load_p99_ms']:.2f} ms | p99 < 10 ms |",
+        f"| achieved rate | {row['load_achieved_rps']:.0f} req/s ({row['load_requests']:,} requests, "
+        f"statuses {row['load_statuses']}, errors {row['load_errors']}) | >= 1,000 req/s |",
+        f"| event -> next recommendation p50 / p99 | {row['event_to_rec_p50_ms']:.1f} / "
+        f"{row['event_to_rec_p99_ms']:.1f} ms ({row['stale_after_event']} stale of {row['events']}) | < 50 ms |",
+        f"| ANN recall@10 ({row['index_kind']}, nlist {row['nlist']}) | {row['ann_recall@10']:.4f} | >= 0.95 |",
+        f"| server memory after start / after load (peak) | {row['rss_idle_mb']:,.0f} / {row['rss_after_mb']:,.0f} "
+        f"({row['peak_rss_mb']:,.0f}) MB | — |",
+        f"| start-up (load, verify, build index) | {row['startup_s']:.0f} s | — |",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""`shoprec serve --pipeline P`: the HTTP API (FastAPI + uvicorn) over a pipeline written by `write_pipeline`."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import typer
+
+from shoprec.cli.console import report_errors
+from shoprec.exceptions import ConfigError
+
+_EXTRA = ("fastapi", "uvicorn", "prometheus_client", "faiss")
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def require_serve_extra() -> None:
+    """ConfigError naming the `serve` extra when a package the HTTP server needs is missing."""
+    missing = [name for name in _EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(f"serving needs {missing}: install the serve extra (pip install 'shoprec[serve]')")
+
+
+def serve(
+    pipeline: Path = typer.Option(..., "--pipeline", "-p", help="pipeline.toml written by write_pipeline."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+    workers: int = typer.Option(
+        1, min=1, max=1, help="Worker processes: 1, since live user state lives in the serving process."
+    ),
+    limit_concurrency: int = typer.Option(256, min=1, help="Requests in flight before new ones get 503."),
+    log_level: str = typer.Option(
+        "info", help=f"uvicorn log level: {', '.join(_LOG_LEVELS)} (warning: no access log)."
+    ),
+) -> None:
+    """Serve recommendations, similar items, events, audiences and deletion over HTTP.
+
+    API keys come from SHOPREC_API_KEY_READ / _WRITE / _ADMIN; without any the server runs open (warned).
+    """
+    if log_level not in _LOG_LEVELS:
+        raise typer.BadParameter(
+            f"expected one of {', '.join(_LOG_LEVELS)}, got {log_level!r}", param_hint="--log-level"
+        )
+    with report_errors():
+        missing = [name for name in _EXTRA if importlib.util.find_spec(name) is None]
+        if missing:
+            raise ConfigError(
+                f"`shoprec serve` needs {missing}: install the serve extra (pip install 'shoprec[serve]')"
+            )
+        from shoprec.serving.app import serve_pipeline
+
+        serve_pipeline(pipeline, host=host, port=port, limit_concurrency=limit_concurrency, log_level=log_level)

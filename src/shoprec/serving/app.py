@@ -1,0 +1,128 @@
+"""The FastAPI app: routers, API keys, body-size limit, metrics and the error mapping — no logic of its own.
+
+Endpoints are sync (`def`), so the service's numpy/faiss work runs in uvicorn's thread pool and never blocks
+the event loop. shoprec's own errors become clear 4xx answers with a `detail` that names the field:
+NotFoundError -> 404, ConfigError/DataError -> 422, ArtifactError -> 409.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from shoprec import __version__
+from shoprec.exceptions import ArtifactError, ConfigError, DataError, NotFoundError, ShoprecError
+from shoprec.serving.metrics import HttpMetrics, MetricsMiddleware
+from shoprec.serving.routers import ROUTERS
+from shoprec.serving.security import ApiKeys, BodyLimit, warn_if_open
+from shoprec.serving.service import RecommendationService
+
+#: Default request body cap: a full 10,000-event batch is ~1 MB of compact JSON.
+MAX_BODY_BYTES = 2 << 20
+_STATUS: dict[type[ShoprecError], int] = {NotFoundError: 404, ArtifactError: 409, ConfigError: 422, DataError: 422}
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What the HTTP layer is configured with (the service has its own PipelineConfig)."""
+
+    api_keys: ApiKeys = field(default_factory=ApiKeys)
+    max_body_bytes: int = MAX_BODY_BYTES
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
+        """Keys from SHOPREC_API_KEY_*, the body cap from SHOPREC_MAX_BODY_BYTES."""
+        env = os.environ if environ is None else environ
+        raw = env.get("SHOPREC_MAX_BODY_BYTES", str(MAX_BODY_BYTES))
+        if not raw.isdigit() or int(raw) < 1024:
+            raise ConfigError(f"SHOPREC_MAX_BODY_BYTES must be an integer >= 1024 (bytes), got {raw!r}")
+        return cls(api_keys=ApiKeys.from_env(env), max_body_bytes=int(raw))
+
+
+def create_app(service: RecommendationService, settings: ServerSettings | None = None) -> FastAPI:
+    """An app serving `service`; the caller owns the service (opens and closes it)."""
+    settings = settings or ServerSettings()
+    app = FastAPI(
+        title="shoprec",
+        version=__version__,
+        description="Recommendations, similar items, live events, audiences and deletion for an online shop.",
+    )
+    app.state.service = service
+    app.state.api_keys = settings.api_keys
+    app.state.metrics = HttpMetrics(service.stats)
+    warn_if_open(settings.api_keys)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    for error in _STATUS:
+        app.add_exception_handler(error, _shoprec_error)
+    return app
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 whose detail is one line naming every bad field ("body.events.3.item: Field required")."""
+    errors = [{"loc": [str(part) for part in e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()[:20]]
+    detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors)
+    return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+
+
+async def _shoprec_error(request: Request, exc: Exception) -> JSONResponse:
+    status = next(code for kind, code in _STATUS.items() if isinstance(exc, kind))
+    return JSONResponse({"detail": str(exc)}, status_code=status)
+
+
+def serve_pipeline(
+    pipeline: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    limit_concurrency: int = 256,
+    log_level: str = "info",
+    settings: ServerSettings | None = None,
+) -> None:
+    """Open the pipeline's service and serve it with uvicorn (one worker) until interrupted; then close it.
+
+    One worker because the live state (user vectors that follow events) lives in this process; requests over
+    `limit_concurrency` in flight get a 503 instead of queueing without bound.
+    """
+    import uvicorn
+
+    from shoprec.serving.pipeline import PipelineConfig
+
+    settings = settings or ServerSettings.from_env()
+    service = RecommendationService.open(PipelineConfig.from_toml(pipeline))
+    single_threaded_requests()
+    try:
+        app = create_app(service, settings)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            workers=1,
+            limit_concurrency=limit_concurrency,
+            log_level=log_level,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        service.close()
+
+
+def single_threaded_requests() -> None:
+    """One torch / BLAS / faiss thread per request: concurrency comes from the server's thread pool, and a
+    request's work (one index probe, a small solve) is far too small to split, so extra threads per request
+    only contend for the cores (measured ~10x slower two-tower / SASRec updates with 2 threads on 2 cores)."""
+    import faiss
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(limits=1)
+    faiss.omp_set_num_threads(1)

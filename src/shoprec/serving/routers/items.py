@@ -1,0 +1,31 @@
+"""GET /items/{item_id}/similar and PUT /items/{item_id} (create or update; searchable at once)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from shoprec.serving.routers.deps import READ, WRITE, FilterDep, ItemId, N, ServiceDep, errors, listed
+from shoprec.serving.schemas import ItemAttributes, ItemSaved, SimilarItems
+
+router = APIRouter(tags=["items"], responses=errors(401, 403))
+
+
+@router.get("/items/{item_id}/similar", dependencies=[READ], responses=errors(404))
+def similar(item_id: ItemId, service: ServiceDep, filters: FilterDep, n: N = 10) -> SimilarItems:
+    """The n items nearest to this one in the retrieval space (the item itself excluded)."""
+    items = service.similar(item_id, n, filters=filters)
+    return SimilarItems(item=item_id, version=service.version, items=listed(items))
+
+
+@router.put(
+    "/items/{item_id}",
+    dependencies=[WRITE],
+    status_code=200,
+    responses={201: {"model": ItemSaved, "description": "Created"}, **errors(413)},
+)
+def put_item(item_id: ItemId, attributes: ItemAttributes, service: ServiceDep, response: Response) -> ItemSaved:
+    """Create (201) or update (200) an item; omitted or null attributes keep their current values."""
+    _, created = service.upsert_item(item_id, attributes.model_dump(exclude_none=True))
+    if created:
+        response.status_code = 201
+    return ItemSaved(item=item_id, created=created)

@@ -1,0 +1,104 @@
+"""Live updates of a ServingState, shared by the service's writes and by the replay on open / swap.
+
+Because a restart replays the store through exactly these functions, a restarted service serves what
+the running one did: items created while serving, every live event (per user, in time order) and the
+deletions (tombstones) that keep a removed user's trained vector from coming back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shoprec.data.features import FeatureTable, NumericColumn, categorical
+from shoprec.models.two_tower import TwoTower
+from shoprec.serving.state import ServingState, rerank_context
+from shoprec.serving.store import EventStore
+
+
+def segment_of(state: ServingState, profile: dict[str, Any] | None) -> str | None:
+    """The user's cold-start segment from their stored profile (None when absent)."""
+    field = state.coldstart.segment_field
+    if not profile or field is None or profile.get(field) is None:
+        return None
+    return str(profile[field])
+
+
+def apply_events(state: ServingState, user: str, items: np.ndarray, events: list[str], segment: str | None) -> int:
+    """Feed one user's events (item indices, oldest first) to the live vectors and the cold-start counts.
+
+    Items created while serving are unknown to the model, so they move no vector (they are still stored,
+    counted for cold start and excluded once purchased). Returns the user's index (created when new).
+    """
+    index = state.users.add(user, state.live)
+    known = items < state.live.n_items
+    if known.any():
+        state.live.observe(index, items[known], [e for e, k in zip(events, known.tolist(), strict=True) if k])
+    state.coldstart.observe(items, segment)
+    return index
+
+
+def apply_item(state: ServingState, item: str, attributes: dict[str, Any]) -> tuple[int, bool]:
+    """Create or update an item in the catalog and the index; a new item is searchable on return.
+
+    Trained items keep their learned vector (attributes such as price or stock change, not taste);
+    items created while serving are (re-)embedded from their attributes.
+    """
+    index, created = state.catalog.upsert(item, attributes)
+    if index >= state.model.n_items_:
+        state.index.upsert(np.array([index]), embed_item(state, index)[None, :])
+    if created:
+        state.coldstart.grow(state.catalog.n, state.catalog.category[index : index + 1])
+    state.context = rerank_context(state.catalog, state.index, state.model.item_popularity_)
+    return index, created
+
+
+def embed_item(state: ServingState, index: int) -> np.ndarray:
+    """(d,) vector of an item from its attributes: the two-tower item tower when the model has one,
+    else the mean vector of the trained items in its category (all trained items when it has none)."""
+    catalog, model = state.catalog, state.model
+    if isinstance(model, TwoTower):
+        return model.embed_items(_feature_row(state, index))[0]
+    trained = catalog.category[: model.n_items_]
+    code = catalog.category[index]
+    peers = np.flatnonzero(trained == code) if code >= 0 else np.zeros(0, np.int64)
+    vectors = state.index.vectors()[: model.n_items_]
+    return (vectors[peers] if len(peers) else vectors).mean(axis=0)
+
+
+def _feature_row(state: ServingState, index: int) -> FeatureTable:
+    """A one-row feature table of an item's catalog attributes (matched to the model's fields by name)."""
+    catalog = state.catalog
+    columns: dict = {"price": NumericColumn(np.array([catalog.price[index]], dtype=np.float32))}
+    for name, codes, names in (
+        ("category", catalog.category, catalog.category_names),
+        ("brand", catalog.brand, catalog.brand_names),
+    ):
+        code = int(codes[index])
+        columns[name] = categorical(np.array([names[code] if code >= 0 else None], dtype=object))
+    return FeatureTable(1, columns)
+
+
+def replay(state: ServingState, store: EventStore) -> dict[str, int]:
+    """Bring a freshly loaded state up to the store: deletions, then items, then each user's events."""
+    deleted = 0
+    for user in store.deleted_users():  # first: a user deleted and back again starts from the new events
+        index = state.users.index(user)
+        if index >= 0:
+            state.live.forget(index)
+            deleted += 1
+    items = store.items()
+    for item, attributes in items.items():
+        apply_item(state, item, attributes)
+    users = store.users_with_events()
+    events = 0
+    for user, rows in store.histories(users).items():
+        ids, names, _, stamps = zip(*rows, strict=True)
+        items = state.catalog.index_of(list(ids))
+        known = items >= 0  # a swapped-in model may lack items of old events
+        names = [name for name, k in zip(names, known.tolist(), strict=True) if k]
+        apply_events(state, user, items[known], names, segment_of(state, store.profile(user)))
+        events += int(known.sum())
+        state.last_event = max(stamps) if state.last_event is None else max(state.last_event, max(stamps))
+    return {"replayed_events": events, "replayed_users": len(users), "replayed_items": len(items), "deleted": deleted}
