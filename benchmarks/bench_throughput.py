@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         results.append(
             {"row": row, "threads": args.threads, "device": args.device, **measured, "peak_rss_mib": rss_mib}
         )
-        print(json.dumps(results[-1]))
+        print(json.dumps(results[-1]), flush=True)
     print(f"\n{len(train):,} interactions, 2 examples each; peak RSS is the process's so far (cumulative)")
     print(f"{'row':<8} {'examples/s':>12} {'epoch s':>8} {'peak RSS MiB':>13}")
     for r in results:

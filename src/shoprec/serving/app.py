@@ -118,7 +118,13 @@ def serve_pipeline(
 def single_threaded_requests() -> None:
     """One torch / BLAS / faiss thread per request: concurrency comes from the server's thread pool, and a
     request's work (one index probe, a small solve) is far too small to split, so extra threads per request
-    only contend for the cores (measured ~10x slower two-tower / SASRec updates with 2 threads on 2 cores)."""
+    only contend for the cores (measured ~10x slower two-tower / SASRec updates with 2 threads on 2 cores).
+
+    Also moves everything loaded so far out of the garbage collector's reach (`gc.freeze`): the id maps of a
+    large catalog are millions of long-lived objects, and scanning them in full collections stalled requests
+    for tens of milliseconds."""
+    import gc
+
     import faiss
     import torch
     from threadpoolctl import threadpool_limits
@@ -126,3 +132,5 @@ def single_threaded_requests() -> None:
     torch.set_num_threads(1)
     threadpool_limits(limits=1)
     faiss.omp_set_num_threads(1)
+    gc.collect()
+    gc.freeze()

@@ -29,6 +29,30 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class ListQuery(BaseModel):
+    """Query parameters of a list request (n and item filters), validated in one pass: one pydantic model
+    costs a fraction of FastAPI resolving each parameter on its own (measured: the parameters were about a
+    third of a request's time)."""
+
+    n: int = Field(10, ge=1, le=MAX_N, description="How many items to return")
+    category: list[Annotated[str, Field(max_length=256)]] | None = Field(
+        None, max_length=100, description="Keep only these categories (repeatable)"
+    )
+    in_stock: bool | None = Field(None, description="true: only items in stock; false: only those out of stock")
+    price_min: float | None = Field(None, ge=0, le=1e15, allow_inf_nan=False)
+    price_max: float | None = Field(None, ge=0, le=1e15, allow_inf_nan=False)
+
+
+class RecommendationQuery(ListQuery):
+    diversity: float | None = Field(
+        None, ge=0, le=1, allow_inf_nan=False, description="MMR diversity: 0 off, 1 most diverse"
+    )
+    long_tail: float | None = Field(None, ge=0, le=10, allow_inf_nan=False, description="Popularity penalty: 0 off")
+    context: str | None = Field(
+        None, min_length=1, max_length=256, description="Category the user is browsing (cold start)"
+    )
+
+
 class RecommendedItem(BaseModel):
     item: str
     score: float

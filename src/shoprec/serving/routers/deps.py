@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Query, Request
+from fastapi import Depends, HTTPException, Path, Request
 
 from shoprec.serving.catalog import ItemFilter
 from shoprec.serving.results import Recommended
-from shoprec.serving.schemas import MAX_N, ErrorBody, RecommendedItem
+from shoprec.serving.schemas import ErrorBody, ListQuery, RecommendedItem
 from shoprec.serving.security import Role, require
 from shoprec.serving.service import RecommendationService
 
@@ -43,28 +43,16 @@ ADMIN = Depends(require(Role.ADMIN))
 
 UserId = Annotated[str, Path(min_length=1, max_length=256, description="External user id")]
 ItemId = Annotated[str, Path(min_length=1, max_length=256, description="External item id")]
-N = Annotated[int, Query(ge=1, le=MAX_N, description="How many items to return")]
 
 
-async def item_filter(
-    category: Annotated[
-        list[str] | None, Query(max_length=100, description="Keep only these categories (repeatable)")
-    ] = None,
-    in_stock: Annotated[
-        bool | None, Query(description="true: only items in stock; false: only those out of stock")
-    ] = None,
-    price_min: Annotated[float | None, Query(ge=0, le=1e15, allow_inf_nan=False)] = None,
-    price_max: Annotated[float | None, Query(ge=0, le=1e15, allow_inf_nan=False)] = None,
-) -> ItemFilter | None:
+def item_filter(query: ListQuery) -> ItemFilter | None:
     """The request's filter, None when it asks for none (the unfiltered fast path)."""
-    if price_min is not None and price_max is not None and price_min > price_max:
-        raise HTTPException(422, detail=f"query.price_min ({price_min}) must be <= query.price_max ({price_max})")
-    if category is None and in_stock is None and price_min is None and price_max is None:
+    low, high = query.price_min, query.price_max
+    if low is not None and high is not None and low > high:
+        raise HTTPException(422, detail=f"query.price_min ({low}) must be <= query.price_max ({high})")
+    if query.category is None and query.in_stock is None and low is None and high is None:
         return None
-    return ItemFilter(categories=category, in_stock=in_stock, price_min=price_min, price_max=price_max)
-
-
-FilterDep = Annotated[ItemFilter | None, Depends(item_filter)]
+    return ItemFilter(categories=query.category, in_stock=query.in_stock, price_min=low, price_max=high)
 
 
 def listed(items: list[Recommended]) -> list[RecommendedItem]:

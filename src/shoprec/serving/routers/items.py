@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
 
-from shoprec.serving.routers.deps import READ, WRITE, FilterDep, ItemId, N, ServiceDep, errors, listed
-from shoprec.serving.schemas import ItemAttributes, ItemSaved, SimilarItems
+from fastapi import APIRouter, Query, Response
+
+from shoprec.serving.routers.deps import READ, WRITE, ItemId, ServiceDep, errors, item_filter, listed
+from shoprec.serving.schemas import ItemAttributes, ItemSaved, ListQuery, SimilarItems
 
 router = APIRouter(tags=["items"], responses=errors(401, 403))
 
 
 @router.get("/items/{item_id}/similar", dependencies=[READ], responses=errors(404))
-def similar(item_id: ItemId, service: ServiceDep, filters: FilterDep, n: N = 10) -> SimilarItems:
+def similar(item_id: ItemId, service: ServiceDep, query: Annotated[ListQuery, Query()]) -> SimilarItems:
     """The n items nearest to this one in the retrieval space (the item itself excluded)."""
-    items = service.similar(item_id, n, filters=filters)
+    items = service.similar(item_id, query.n, filters=item_filter(query))
     return SimilarItems(item=item_id, version=service.version, items=listed(items))
 
 
