@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev,plot,bench,tune,serve
 
-.PHONY: demo test lint format bench bench-deep install clean
+.PHONY: demo test lint format bench bench-deep bench-serve install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,13 +29,16 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-bench bench-deep: export SHOPREC_DATA_DIR ?= $(abspath $(wildcard ../shared/data))
+bench bench-deep bench-serve: export SHOPREC_DATA_DIR ?= $(abspath $(wildcard ../shared/data))
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all foundation
 
 bench-deep: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all deep
+
+bench-serve: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all serve
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs

@@ -1,4 +1,4 @@
-"""`make bench`: the foundation benchmarks, one after another, each in its own process.
+"""`make bench` / `bench-deep` / `bench-serve`: benchmark suites, one script after another, each in its own process.
 
 Output of each goes to the terminal and to benchmarks/results/<name>.txt; the baselines also write
 benchmarks/results/baselines.{md,json}. Run on an otherwise idle machine: timings on 2 cores are
@@ -21,7 +21,18 @@ SUITES = {
     ],
     "deep": [
         ("throughput", ["benchmarks.bench_throughput", "--threads", "2"]),
+        ("speed", ["benchmarks.bench_speed", "--threads", "1"]),
         ("sasrec", ["benchmarks.bench_sasrec"]),
+        ("deepfm", ["benchmarks.bench_deepfm", "frappe", "--threads", "2"]),
+    ],
+    "serve": [
+        ("serve", ["benchmarks.bench_serve"]),
+        ("index", ["benchmarks.bench_index", "--clusters", "1000", "--nprobe", "16", "--threads", "1"]),
+        ("index_hard", ["benchmarks.bench_index", "--clusters", "10000", "--nprobe", "16", "64", "--threads", "1"]),
+        ("streaming", ["benchmarks.bench_streaming"]),
+        ("cold_start", ["benchmarks.bench_cold_start"]),
+        ("rerank", ["benchmarks.bench_rerank", "--threads", "2"]),
+        ("audience", ["benchmarks.bench_audience", "--data", "synthetic-shop", "ml-100k"]),
     ],
 }
 
