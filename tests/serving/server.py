@@ -53,8 +53,10 @@ def headers(role: str) -> dict[str, str]:
 class Server:
     """`shoprec serve` in a subprocess; `url` once started. Logs go to a file shown when start-up fails."""
 
-    def __init__(self, pipeline: Path, *, keys: bool = True, startup_timeout: float = 60.0) -> None:
-        self.pipeline = pipeline
+    def __init__(
+        self, pipeline: Path, *, keys: bool = True, startup_timeout: float = 60.0, flag: str = "--pipeline"
+    ) -> None:
+        self.pipeline, self.flag = pipeline, flag
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = pipeline.parent / f"server-{self.port}.log"
@@ -67,7 +69,7 @@ class Server:
         env["SHOPREC_THREADS"] = "1"
         if self.keys:
             env.update({f"SHOPREC_API_KEY_{role.upper()}": key for role, key in KEYS.items()})
-        command = [sys.executable, "-m", "shoprec", "serve", "--pipeline", str(self.pipeline), "--port", str(self.port)]
+        command = [sys.executable, "-m", "shoprec", "serve", self.flag, str(self.pipeline), "--port", str(self.port)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen([*command, "--log-level", "warning"], stdout=log, stderr=log, env=env)
         self._wait_healthy()

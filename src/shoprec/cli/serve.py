@@ -1,4 +1,7 @@
-"""`shoprec serve --pipeline P`: the HTTP API (FastAPI + uvicorn) over a pipeline written by `write_pipeline`."""
+"""`shoprec serve --pipeline P | --run R`: the HTTP API (FastAPI + uvicorn) over a serving pipeline.
+
+`--run` takes a trained run directory (`shoprec train --out R`) and writes its pipeline to `R/pipeline` first.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,10 @@ def require_serve_extra() -> None:
 
 
 def serve(
-    pipeline: Path = typer.Option(..., "--pipeline", "-p", help="pipeline.toml written by write_pipeline."),
+    pipeline: Path | None = typer.Option(None, "--pipeline", "-p", help="pipeline.toml written by write_pipeline."),
+    run: Path | None = typer.Option(
+        None, "--run", help="A trained run directory; its pipeline is written to RUN/pipeline."
+    ),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
     workers: int = typer.Option(
@@ -42,11 +48,13 @@ def serve(
             f"expected one of {', '.join(_LOG_LEVELS)}, got {log_level!r}", param_hint="--log-level"
         )
     with report_errors():
-        missing = [name for name in _EXTRA if importlib.util.find_spec(name) is None]
-        if missing:
-            raise ConfigError(
-                f"`shoprec serve` needs {missing}: install the serve extra (pip install 'shoprec[serve]')"
-            )
+        if (pipeline is None) == (run is None):
+            raise ConfigError("pass exactly one of --pipeline (a pipeline.toml) or --run (a trained run directory)")
+        require_serve_extra()
         from shoprec.serving.app import serve_pipeline
+        from shoprec.serving.pipeline import write_pipeline
+
+        if run is not None:
+            pipeline = write_pipeline(run, run / "pipeline")
 
         serve_pipeline(pipeline, host=host, port=port, limit_concurrency=limit_concurrency, log_level=log_level)
