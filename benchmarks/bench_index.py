@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from shoprec.serving.index import ItemIndex, default_nlist
+from shoprec.serving.index import ItemIndex, default_nlist, recall_at_k
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -37,12 +37,6 @@ def clustered_vectors(rng: np.random.Generator, centres: np.ndarray, n: int, noi
     d = centres.shape[1]
     member = rng.integers(0, len(centres), n)
     return (centres[member] + rng.standard_normal((n, d), dtype=np.float32) * (noise / np.sqrt(d))).astype(np.float32)
-
-
-def recall_at(found: np.ndarray, exact: np.ndarray) -> float:
-    """Mean fraction of each row's exact ids that were found."""
-    hits = (found[:, :, None] == exact[:, None, :]) & (exact[:, None, :] >= 0)
-    return float(hits.any(axis=1).sum() / max((exact >= 0).sum(), 1))
 
 
 def latency_ms(call: Callable[[int], object], repeats: int) -> tuple[float, float, float]:
@@ -89,7 +83,7 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
             "build_seconds": round(build, 1),
             **{
                 f"recall@{args.k}{'_filter_' if name else ''}{name}": round(
-                    recall_at(index.search(queries, args.k, allowed=masks.get(name))[0], ids), 4
+                    recall_at_k(index.search(queries, args.k, allowed=masks.get(name))[0], ids), 4
                 )
                 for name, ids in exact.items()
             },

@@ -102,6 +102,31 @@ def test_ivf_recall_on_clustered_data_at_defaults(ivf_data):
     np.testing.assert_allclose(scores, np.einsum("bkd,bd->bk", vectors[found], queries), rtol=1e-5)
 
 
+def test_calibrate_picks_the_smallest_nprobe_reaching_the_target(ivf_data):
+    vectors, _, queries = ivf_data
+    diffuse, _ = clustered(np.random.default_rng(3), 5000, clusters=500, noise=1.0)
+    for data in (vectors, diffuse):
+        index = ItemIndex.build(data, exact_below=1000)
+        reached = index.calibrate(queries, target_recall=0.95)
+        chosen = index.nprobe
+        exact = index.exact_search(queries, 10)[0]
+        assert reached >= 0.95 and reached == pytest.approx(recall(index.search(queries, 10)[0], exact))
+        if chosen > 1:  # half as many lists falls short: the smallest power of two that reaches it
+            index.nprobe = chosen // 2
+            assert recall(index.search(queries, 10)[0], exact) < 0.95
+    assert chosen > 1  # diffuse vectors need more lists than one
+    index.calibrate(queries, target_recall=1.0)
+    assert recall(index.search(queries, 10)[0], index.exact_search(queries, 10)[0]) == 1.0
+
+
+def test_calibrate_leaves_an_exact_index_alone_and_checks_the_target(ivf_data):
+    vectors, _, queries = ivf_data
+    exact = ItemIndex.build(vectors)
+    assert exact.calibrate(queries) == 1.0 and exact.nprobe == 16
+    with pytest.raises(ConfigError, match="target_recall"):
+        ItemIndex.build(vectors, exact_below=1000).calibrate(queries, target_recall=1.5)
+
+
 @pytest.mark.parametrize("nprobe", [32, 1])  # the allowed-subset path, and faiss plus the exact fallback
 def test_ivf_selective_filter_returns_k_allowed_items(ivf_data, rng, nprobe):
     vectors, _, queries = ivf_data

@@ -372,3 +372,15 @@ def test_the_lock_lets_readers_share_and_a_writer_wait_for_them_and_go_first():
     for thread in threads:
         thread.join(5)
     assert order == ["second read", "first read", "write", "late read"]
+
+
+# ------------------------------------------------------------------------------------------- index settings
+def test_an_ivf_index_is_calibrated_on_the_models_users_unless_nprobe_is_fixed(config, model):
+    with RecommendationService.open(replace(config, index={"exact_below": 1, "nlist": 4})) as service:
+        stats = service.stats()
+        assert stats["index_kind"] == "ivf"
+        assert stats["index_calibration_recall"] >= 0.95
+        assert 1 <= stats["index_nprobe"] <= 4
+    fixed = replace(config, index={"exact_below": 1, "nlist": 4, "nprobe": 3})
+    with RecommendationService.open(fixed) as service:
+        assert service.stats()["index_nprobe"] == 3 and "index_calibration_recall" not in service.stats()

@@ -24,7 +24,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 PIPELINE_FILE = "pipeline.toml"
 BUNDLE_DIR = "bundle"
 STORE_FILE = "events.sqlite"
-INDEX_KEYS = ("exact_below", "nlist", "nprobe", "seed")
+INDEX_KEYS = ("exact_below", "nlist", "nprobe", "seed", "target_recall")
 _PATHS = ("retrieval", "bundle", "ranker", "store")
 
 
@@ -44,7 +44,7 @@ class PipelineConfig:
     candidates: int = 200
     overfetch: int = 4
     rerank: list[dict[str, Any]] = field(default_factory=list)
-    index: dict[str, int] = field(default_factory=dict)
+    index: dict[str, float] = field(default_factory=dict)
     event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     exclude_purchased: bool = True
     exclude_seen: bool = True
@@ -102,7 +102,7 @@ class PipelineConfig:
             f"overfetch = {self.overfetch}",
             f"exclude_purchased = {str(self.exclude_purchased).lower()}",
             f"exclude_seen = {str(self.exclude_seen).lower()}",
-            *(["", "[index]", *(f"{k} = {int(v)}" for k, v in self.index.items())] if self.index else []),
+            *(["", "[index]", *(f"{k} = {v!r}" for k, v in self.index.items())] if self.index else []),
             "",
             "[event_weights]",
             *(f"{json.dumps(k)} = {float(v)}" for k, v in self.event_weights.items()),
@@ -125,13 +125,20 @@ def _positive_int(key: str, value: object) -> int:
     return value
 
 
-def _index(raw: object) -> dict[str, int]:
+def _index(raw: object) -> dict[str, float]:
     if not isinstance(raw, dict):
         raise ConfigError(f"pipeline key 'index' must be a table, got {raw!r}")
     unknown = sorted(set(raw) - set(INDEX_KEYS))
     if unknown:
         raise ConfigError(f"unknown key(s) {unknown} in [index]; allowed keys are {list(INDEX_KEYS)}")
-    return {k: _positive_int(f"index.{k}", v) if k != "seed" else _seed(v) for k, v in raw.items()}
+    checks = {"seed": _seed, "target_recall": _recall}
+    return {k: checks[k](v) if k in checks else _positive_int(f"index.{k}", v) for k, v in raw.items()}
+
+
+def _recall(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigError(f"pipeline key 'index.target_recall' must be a number in (0, 1], got {value!r}")
+    return float(value)
 
 
 def _seed(value: object) -> int:

@@ -71,7 +71,7 @@ def load_state(config: PipelineConfig, store: EventStore) -> ServingState:
             raise ArtifactError(f"{config.ranker}: a {ranker.name!r} model cannot rank candidates (expected DeepFM)")
         ranker.attach_retrieval(model)
     catalog, coldstart = load_bundle(config.bundle, model)
-    index = ItemIndex.build(model.item_vectors(), **config.index)
+    index, calibration = build_index(model, config.index)
     state = ServingState(
         config=config,
         version=pipeline_version(config),
@@ -87,8 +87,33 @@ def load_state(config: PipelineConfig, store: EventStore) -> ServingState:
     )
     from shoprec.serving.updates import replay  # updates builds on this module
 
-    state.stats.update(replay(state, store), load_seconds=round(time.perf_counter() - started, 3))
+    state.stats.update(replay(state, store), **calibration, load_seconds=round(time.perf_counter() - started, 3))
     return state
+
+
+#: Target recall@10 of the served index against exact search, unless the pipeline fixes `nprobe` on its own.
+DEFAULT_TARGET_RECALL = 0.95
+#: Trained users whose vectors calibrate the index (a seeded sample): queries like the ones it will serve.
+CALIBRATION_USERS = 256
+
+
+def build_index(model: VectorRecommender, options: dict[str, float]) -> tuple[ItemIndex, dict[str, float]]:
+    """The item index of `options` ([index] of the pipeline) and what calibration measured.
+
+    An IVF index gets the smallest nprobe reaching `target_recall` (default 0.95) on a sample of the model's own
+    user vectors; a pipeline that sets `nprobe` without `target_recall` keeps that nprobe as it is."""
+    options = dict(options)
+    target = options.pop("target_recall", None)
+    index = ItemIndex.build(model.item_vectors(), **{k: int(v) for k, v in options.items()})
+    if index.kind == "exact":
+        return index, {}
+    if target is None and "nprobe" in options:
+        return index, {"index_nprobe": index.nprobe}
+    users = np.random.default_rng(0).permutation(model.n_users_)[:CALIBRATION_USERS]
+    queries = model.user_vectors(np.sort(users))
+    queries = queries[np.abs(queries).sum(axis=1) > 0]
+    recall = index.calibrate(queries, target_recall=DEFAULT_TARGET_RECALL if target is None else target)
+    return index, {"index_nprobe": index.nprobe, "index_calibration_recall": round(recall, 4)}
 
 
 def _load_model(path: Path) -> VectorRecommender:
