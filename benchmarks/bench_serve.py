@@ -16,7 +16,7 @@
 Bounded everything: fixed request counts, loopback only. Prints a Markdown table and appends a JSON line
 to benchmarks/results/serve.jsonl.
 
-    python -m benchmarks.bench_serve                    # 1M x 1M, rates 250 and 1000/s, 10,000 requests each
+    python -m benchmarks.bench_serve                    # 1M x 1M, rates 100 and 1000/s, 3,000 requests each
     python -m benchmarks.bench_serve --items 100000 --users 100000 --requests 5000
 """
 
@@ -181,10 +181,10 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--clusters", type=int, default=1_000)
-    parser.add_argument("--rates", type=float, nargs="+", default=[250.0, 1000.0])
-    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--rates", type=float, nargs="+", default=[100.0, 1000.0])
+    parser.add_argument("--requests", type=int, default=3_000)
     parser.add_argument("--warmup", type=int, default=2_000)
-    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--events", type=int, default=100)
     parser.add_argument("--nprobe", type=int, default=None, help="IVF lists probed (default: the index's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path("benchmarks/.cache/serve"))
