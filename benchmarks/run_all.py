@@ -13,6 +13,30 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 
+NCF_OUT = "benchmarks/results/ncf.jsonl"
+#: The NCF-protocol rows (seed 1; the README's spread repeats them with --seed 2 and 3): GMF and MLP saved,
+#: then NeuMF pretrained from them, MF, and the summary table.
+NCF = [
+    *(
+        (f"ncf_{m}", ["benchmarks.bench_ncf", "run", "--model", m, "--save", f"runs/bench/{m}1", "--out", NCF_OUT])
+        for m in ("gmf", "mlp", "mf")
+    ),
+    (
+        "ncf_neumf",
+        [
+            "benchmarks.bench_ncf",
+            "run",
+            "--model",
+            "neumf",
+            "--out",
+            NCF_OUT,
+            "--params",
+            '{"pretrain_dirs": ["runs/bench/gmf1", "runs/bench/mlp1"]}',
+        ],
+    ),
+    ("ncf_table", ["benchmarks.bench_ncf", "table", NCF_OUT]),
+]
+
 SUITES = {
     "foundation": [
         ("evaluation_speed", ["benchmarks.bench_evaluation", "--repeats", "5"]),
@@ -24,6 +48,7 @@ SUITES = {
         ("speed", ["benchmarks.bench_speed", "--threads", "1"]),
         ("sasrec", ["benchmarks.bench_sasrec"]),
         ("deepfm", ["benchmarks.bench_deepfm", "frappe", "--threads", "2"]),
+        *NCF,
     ],
     "serve": [
         ("serve", ["benchmarks.bench_serve"]),
