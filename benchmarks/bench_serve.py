@@ -14,7 +14,7 @@
 5. ANN recall@10 of the served index settings against exact search, for 1,000 user vectors.
 
 Bounded everything: fixed request counts, loopback only. Prints a Markdown table and appends a JSON line
-to benchmarks/results/serve.jsonl.
+to benchmarks/results/serve.jsonl per run; with --runs > 1 (default 3) a last table gives the medians.
 
     python -m benchmarks.bench_serve                    # 1M x 1M, rates 100 and 1000/s, 3,000 requests each
     python -m benchmarks.bench_serve --items 100000 --users 100000 --requests 5000
@@ -190,15 +190,30 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("benchmarks/.cache/serve"))
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--startup-timeout", type=float, default=600.0)
+    parser.add_argument("--runs", type=int, default=3, help="server starts; the summary gives each number's median")
     args = parser.parse_args()
     args.index = {} if args.nprobe is None else {"nprobe": args.nprobe}
     toml = build_pipeline(args)
-    (args.work / "events.sqlite").unlink(missing_ok=True)  # each run starts from an empty event store
+    recall = ann_recall(args)
+    rows = []
+    for run in range(args.runs):
+        rows.append({**serve_once(args, toml, run), **recall})
+        RESULTS.parent.mkdir(exist_ok=True)
+        with RESULTS.open("a") as out:
+            out.write(json.dumps(rows[-1]) + "\n")
+        print(markdown(rows[-1]), flush=True)
+    if len(rows) > 1:
+        print(f"\nmedians of {len(rows)} runs:\n{markdown(median_row(rows))}")
+
+
+def serve_once(args: argparse.Namespace, toml: Path, run: int) -> dict:
+    """One server start on an empty event store, the load at each rate, and the event -> recommendation loop."""
+    (args.work / "events.sqlite").unlink(missing_ok=True)
     port = free_port()
     proc, startup_s = start_server(toml, port, args.startup_timeout)
     try:
         rss_idle = memory_mb(proc.pid)
-        rng = np.random.default_rng(args.seed)
+        rng = np.random.default_rng(args.seed + run)
         run_load(port, rng.integers(0, args.users, args.warmup), min(args.rates), args.warmup, args.work)
         loads = [
             run_load(port, rng.integers(0, args.users, args.requests), r, args.requests, args.work) for r in args.rates
@@ -211,25 +226,36 @@ def main() -> None:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-    recall = ann_recall(args)
-    row = {
+    return {
         "items": args.items,
         "users": args.users,
         "dim": args.dim,
         "clusters": args.clusters,
+        "run": run,
         "startup_s": round(startup_s, 1),
         "rss_idle_mb": rss_idle.get("VmRSS"),
         "rss_after_mb": rss_after.get("VmRSS"),
         "peak_rss_mb": rss_after.get("VmHWM"),
         "loads": [{"rate": r, **load} for r, load in zip(args.rates, loads, strict=True)],
         **events,
-        **recall,
         "cpus": os.cpu_count(),
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    with RESULTS.open("a") as out:
-        out.write(json.dumps(row) + "\n")
-    print(markdown(row))
+
+
+def median_row(rows: list[dict]) -> dict:
+    """Each number the median over runs (loads matched by rate); everything else from the first run."""
+
+    def median(values: list) -> object:
+        if not all(isinstance(v, int | float) for v in values):
+            return values[0]
+        middle = float(np.median(values))
+        return int(middle) if middle.is_integer() and all(isinstance(v, int) for v in values) else middle
+
+    out = {k: median([r[k] for r in rows]) for k in rows[0] if k != "loads"}
+    out["loads"] = [
+        {k: median([r["loads"][i][k] for r in rows]) for k in rows[0]["loads"][i]} for i in range(len(rows[0]["loads"]))
+    ]
+    return out
 
 
 def markdown(row: dict) -> str:
