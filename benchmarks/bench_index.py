@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from shoprec.serving.index import ItemIndex, default_nlist, recall_at_k
+from shoprec.serving.index import ItemIndex, default_nlist
+from shoprec.serving.index_arrays import recall_at_k
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -42,7 +42,7 @@ from benchmarks.bench_index import clustered_vectors
 from shoprec.data.vocabulary import Vocabulary
 from shoprec.models.mf import MF
 from shoprec.runtime import thread_limit
-from shoprec.serving.index import recall_at_k
+from shoprec.serving.index_arrays import recall_at_k
 from shoprec.serving.pipeline import PipelineConfig
 from shoprec.serving.state import build_index
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from shoprec.exceptions import ConfigError
+from shoprec.serving.index_arrays import as_matrix, check_int, exclusion_pairs, pad_rows, recall_at_k, top_k_rows
 from shoprec.serving.rwlock import ReadWriteLock
 
 #: IVF k-means trains on a seeded sample of at most TRAIN_SAMPLE vectors and TRAIN_PER_LIST per list, for
@@ -51,57 +52,6 @@ def default_nlist(n: int) -> int:
     return int(max(1, min(np.sqrt(n), n // 39)))
 
 
-def _matrix(x: object, name: str, dim: int | None = None, *, copy: bool = False) -> np.ndarray:
-    """A finite 2-D float32 C-contiguous array (with `dim` columns when given), or ConfigError naming `name`."""
-    try:
-        arr = np.array(x, dtype=np.float32, order="C", copy=copy or None)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a numeric array, got {type(x).__name__}") from None
-    if arr.ndim != 2 or (dim is not None and arr.shape[1] != dim) or arr.shape[1] == 0:
-        expected = f"(rows, {dim})" if dim is not None else "(rows, dim) with dim >= 1"
-        raise ConfigError(f"{name} must have shape {expected}, got {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ConfigError(f"{name} must be finite (no NaN or inf)")
-    return arr
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(b, k) column positions and scores of each row's k largest scores, best first (ties: lower position);
-    rows with fewer than k columns are padded with position -1 and score -inf."""
-    b, m = scores.shape
-    kk = min(k, m)
-    pos = np.argpartition(-scores, kk - 1, axis=1)[:, :kk] if kk < m else np.tile(np.arange(m), (b, 1))
-    pos.sort(axis=1)
-    top = np.take_along_axis(scores, pos, axis=1)
-    order = np.argsort(-top, axis=1, kind="stable")
-    pos, top = np.take_along_axis(pos, order, axis=1), np.take_along_axis(top, order, axis=1)
-    out_pos = np.full((b, k), -1, dtype=np.int64)
-    out_scores = np.full((b, k), -np.inf, dtype=np.float32)
-    out_pos[:, :kk], out_scores[:, :kk] = pos, top
-    out_pos[out_scores == -np.inf] = -1
-    return out_pos, out_scores
-
-
-def recall_at_k(found: np.ndarray, exact: np.ndarray) -> float:
-    """Share of the exact result ids (b, k) (-1 padding ignored) that `found` (b, k) contains, over all rows."""
-    hits = (found[:, :, None] == exact[:, None, :]) & (exact[:, None, :] >= 0)
-    return float(hits.any(axis=1).sum() / max((exact >= 0).sum(), 1))
-
-
-def _exclusion_pairs(exclude: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-query exclusion lists flattened to (query row, item) pairs."""
-    if not exclude:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    lengths = np.fromiter((len(e) for e in exclude), dtype=np.int64, count=len(exclude))
-    items = np.concatenate(exclude).astype(np.int64) if lengths.sum() else np.zeros(0, np.int64)
-    return np.repeat(np.arange(len(exclude)), lengths), items
-
-
 class ItemIndex:
     """Inner-product search over item vectors, `kind` "exact" (numpy) or "ivf" (faiss IndexIVFFlat).
 
@@ -131,10 +81,10 @@ class ItemIndex:
         `default_nlist(n)`) trained on a seeded sample of at most TRAIN_SAMPLE vectors. nprobe 16 of 1,000
         lists: recall@10 0.998 at ~1.1 ms CPU per query on 1M vectors in 1,000 gaussian clusters, but 0.52 in
         10,000 diffuse ones (benchmarks/results/index.jsonl); raise nprobe for less clustered embeddings."""
-        vectors = _matrix(vectors, "vectors", copy=True)
-        _check_int("exact_below", exact_below, 0)
-        _check_int("nprobe", nprobe, 1)
-        _check_int("nlist", 1 if nlist is None else nlist, 1)
+        vectors = as_matrix(vectors, "vectors", copy=True)
+        check_int("exact_below", exact_below, 0)
+        check_int("nprobe", nprobe, 1)
+        check_int("nlist", 1 if nlist is None else nlist, 1)
         n, dim = vectors.shape
         if n < max(exact_below, 1):
             return cls(vectors, None, nprobe)
@@ -160,7 +110,7 @@ class ItemIndex:
         model's own vectors at load time rather than assumed. An exact index is exact: 1.0, nothing changes."""
         if not 0.0 < target_recall <= 1.0:
             raise ConfigError(f"target_recall must be in (0, 1], got {target_recall!r}")
-        queries = _matrix(queries, "queries", self.dim)
+        queries = as_matrix(queries, "queries", self.dim)
         if self._ivf is None or len(queries) == 0:
             return 1.0
         exact, _ = self.exact_search(queries, k)
@@ -214,7 +164,7 @@ class ItemIndex:
         """Replace the vectors of existing ids and append new ids, which must be size, size+1, ... (any order).
         Searchable as soon as this returns; an old vector of a replaced id is never found again."""
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-        vectors = _matrix(vectors, "vectors", self.dim)
+        vectors = as_matrix(vectors, "vectors", self.dim)
         if len(ids) != len(vectors):
             raise ConfigError(f"ids has {len(ids)} entries but vectors has {len(vectors)} rows")
         with self._lock.write():
@@ -267,8 +217,8 @@ class ItemIndex:
     def _check(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None, exclude: list[np.ndarray] | None
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        queries = _matrix(queries, "queries", self.dim)
-        _check_int("k", k, 1)
+        queries = as_matrix(queries, "queries", self.dim)
+        check_int("k", k, 1)
         if allowed is not None:
             allowed = np.asarray(allowed)
             if allowed.dtype != np.bool_ or allowed.shape != (self._n,):
@@ -278,7 +228,7 @@ class ItemIndex:
         if exclude is not None:
             if len(exclude) != len(queries):
                 raise ConfigError(f"exclude must hold one array per query ({len(queries)}), got {len(exclude)}")
-            items = _exclusion_pairs(exclude)[1]
+            items = exclusion_pairs(exclude)[1]
             if items.size and (items.min() < 0 or items.max() >= self._n):
                 raise ConfigError(f"exclude must hold item indices in 0..{self._n - 1}")
         return queries, allowed
@@ -295,7 +245,7 @@ class ItemIndex:
         dense = allowed is not None and np.count_nonzero(allowed) * DENSE_SHARE > self._n
         candidates = None if allowed is None or dense else np.flatnonzero(allowed)
         base = self._buffer[: self._n] if candidates is None else self._buffer[candidates]
-        ex_rows, ex_items = _exclusion_pairs(exclude)
+        ex_rows, ex_items = exclusion_pairs(exclude)
         if candidates is not None:  # exclusions as positions among the candidates
             pos = np.searchsorted(candidates, ex_items).clip(0, max(len(candidates) - 1, 0))
             keep = candidates[pos] == ex_items if len(candidates) else np.zeros(len(ex_items), bool)
@@ -309,7 +259,7 @@ class ItemIndex:
             block[ex_rows[in_block] - start, ex_items[in_block]] = -np.inf
             if dense:
                 block[:, ~allowed] = -np.inf
-            pos, top = _top_k(block, k)
+            pos, top = top_k_rows(block, k)
             found = pos >= 0
             chosen = pos if candidates is None else candidates[pos.clip(0)]
             ids[start : start + step] = np.where(found, chosen, -1)
@@ -321,7 +271,7 @@ class ItemIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """IVF search restricted to allowed ids, over-fetching for exclusions; short rows fall back to exact."""
         faiss = _faiss()
-        ex_rows, ex_items = _exclusion_pairs(exclude)
+        ex_rows, ex_items = exclusion_pairs(exclude)
         longest = int(np.bincount(ex_rows).max()) if len(ex_rows) else 0
         fetch = min(k + longest, self._n)
         params = faiss.SearchParametersIVF(nprobe=self.nprobe)
@@ -336,7 +286,7 @@ class ItemIndex:
             scores[hit], ids[hit] = -np.inf, -1
         order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         ids, scores = np.take_along_axis(ids, order, axis=1), np.take_along_axis(scores, order, axis=1)
-        ids, scores = _pad(ids, scores, k)
+        ids, scores = pad_rows(ids, scores, k)
         short = np.flatnonzero((ids < 0).any(axis=1))
         if len(short):
             sub_exclude = None if exclude is None else [exclude[r] for r in short]
@@ -349,14 +299,3 @@ class ItemIndex:
             grown = np.empty((max(rows, 2 * len(self._buffer)), self.dim), dtype=np.float32)
             grown[: self._n] = self._buffer[: self._n]
             self._buffer = grown
-
-
-def _pad(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pad (b, m) results with m <= k to (b, k) with -1 / -inf."""
-    missing = k - ids.shape[1]
-    if missing <= 0:
-        return ids, scores
-    return (
-        np.pad(ids, ((0, 0), (0, missing)), constant_values=-1),
-        np.pad(scores, ((0, 0), (0, missing)), constant_values=-np.inf),
-    )

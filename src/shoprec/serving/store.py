@@ -14,28 +14,23 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 import queue
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
 from itertools import groupby
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from shoprec.exceptions import ConfigError, DataError
+from shoprec.serving.events import Event, check_id, check_number, event_rows, plain_strings
 
 SCHEMA_VERSION = 1
 
 HistoryRow = tuple[str, str, float | None, float]
 """(item, event, weight or None when the event carried none, timestamp)."""
-_Row = tuple[str, str, str, float | None, float]
 
 _SCHEMA = """
 CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, item TEXT NOT NULL,
@@ -57,20 +52,6 @@ _UPSERT_DOC = (
     "INSERT INTO {table} ({key}, data, updated) VALUES (?1, json_patch('{{}}', ?2), ?3) "
     "ON CONFLICT({key}) DO UPDATE SET data = json_patch(data, ?2), updated = ?3"
 )
-
-
-@dataclass(frozen=True)
-class Event:
-    """One user action on an item; `weight` None lets the service apply its per-event-type weight."""
-
-    user: str
-    item: str
-    event: str = "view"
-    weight: float | None = None
-    timestamp: float | None = None
-
-
-_EVENT_FIELDS = tuple(f.name for f in fields(Event))
 
 
 class EventStore:
@@ -158,7 +139,7 @@ class EventStore:
 
     def append(self, events: list[Event]) -> list[int]:
         """Write a batch in one transaction and return its row ids once durable; a bad event rejects it all."""
-        rows = _event_rows(events, self.allowed_events, time.time())
+        rows = event_rows(events, self.allowed_events, time.time())
         if not events:
             return []
         with self._transaction() as conn:
@@ -221,7 +202,7 @@ class EventStore:
         return {item: json.loads(data) for item, data in self._read("SELECT item, data FROM items ORDER BY updated")}
 
     def _upsert_document(self, table: str, key: str, owner: str, document: dict[str, Any]) -> None:
-        _check_id(key, owner, f"{table} upsert")
+        check_id(key, owner, f"{table} upsert")
         if not isinstance(document, dict) or not all(isinstance(k, str) for k in document):
             raise DataError(f"{table} upsert for {owner!r}: expected a JSON object with string keys")
         try:
@@ -235,11 +216,11 @@ class EventStore:
 
     def record_sends(self, campaign: str, users: list[str], timestamp: float | None = None) -> None:
         """Record that `campaign` reached `users` (the frequency cap counts these across campaigns)."""
-        _check_id("campaign", campaign, "record_sends")
-        if not _plain_strings(users):  # the fast check failed: name the first bad user
+        check_id("campaign", campaign, "record_sends")
+        if not plain_strings(users):  # the fast check failed: name the first bad user
             for position, user in enumerate(users):
-                _check_id("user", user, f"record_sends position {position}")
-        ts = time.time() if timestamp is None else _check_number("timestamp", timestamp, "record_sends")
+                check_id("user", user, f"record_sends position {position}")
+        ts = time.time() if timestamp is None else check_number("timestamp", timestamp, "record_sends")
         with self._transaction() as conn:
             conn.executemany(
                 "INSERT INTO sends (campaign, user, ts) VALUES (?, ?, ?)", [(campaign, u, ts) for u in users]
@@ -266,7 +247,7 @@ class EventStore:
 
         The tombstone keeps a restarted service from resurrecting the user's trained vector.
         """
-        _check_id("user", user, "delete_user")
+        check_id("user", user, "delete_user")
         with self._transaction() as conn:
             removed = {
                 name: conn.execute(f"DELETE FROM {table} WHERE user = ?", (user,)).rowcount
@@ -301,57 +282,3 @@ class EventStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _check_id(field: str, value: object, where: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise DataError(f"{where}: field {field!r} must be a non-empty string, got {value!r}", column=field)
-    return value
-
-
-def _check_number(field: str, value: object, where: str) -> float:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
-        raise DataError(f"{where}: field {field!r} must be a finite number, got {value!r}", column=field)
-    return float(value)
-
-
-def _event_rows(events: list[Event], allowed: frozenset[str] | None, now: float) -> Iterable[_Row]:
-    """Validate a batch and turn it into SQL rows; the first bad event raises, naming its field and position.
-
-    Whole columns are checked with C-level set/numpy operations; only a batch that fails them (or holds values
-    of other numeric types, e.g. numpy float32) takes the per-event path that converts or names the culprit.
-    """
-    users, items, kinds, weights, stamps = (list(map(attrgetter(f), events)) for f in _EVENT_FIELDS)
-    if not (
-        all(map(_plain_strings, (users, items, kinds)))
-        and (allowed is None or allowed.issuperset(kinds))
-        and _plain_finite(weights)
-        and _plain_finite(stamps)
-    ):
-        return [_event_row(position, e, allowed, now) for position, e in enumerate(events)]
-    if None in stamps:
-        stamps = [now if t is None else t for t in stamps]
-    return zip(users, items, kinds, weights, stamps, strict=True)
-
-
-def _plain_strings(values: list[object]) -> bool:
-    return set(map(type, values)) <= {str} and "" not in values
-
-
-def _plain_finite(values: list[object]) -> bool:
-    """True when every value is None, an int or a float, and the numbers are finite."""
-    if not set(map(type, values)) <= {int, float, type(None)}:
-        return False
-    present = [v for v in values if v is not None] if None in values else values
-    return bool(np.isfinite(np.asarray(present, dtype=np.float64)).all())
-
-
-def _event_row(position: int, e: Event, allowed: frozenset[str] | None, now: float) -> _Row:
-    where = f"event {position} of the batch (nothing of the batch was written)"
-    for field in ("user", "item", "event"):
-        _check_id(field, getattr(e, field), where)
-    if allowed is not None and e.event not in allowed:
-        raise DataError(f"{where}: field 'event' must be one of {sorted(allowed)}, got {e.event!r}", column="event")
-    weight = None if e.weight is None else _check_number("weight", e.weight, where)
-    ts = now if e.timestamp is None else _check_number("timestamp", e.timestamp, where)
-    return (e.user, e.item, e.event, weight, ts)

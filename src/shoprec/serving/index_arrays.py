@@ -1,0 +1,69 @@
+"""Array helpers of the item index: input checks, exact top-k rows, exclusion pairs, padding, recall."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shoprec.exceptions import ConfigError
+
+
+def as_matrix(x: object, name: str, dim: int | None = None, *, copy: bool = False) -> np.ndarray:
+    """A finite 2-D float32 C-contiguous array (with `dim` columns when given), or ConfigError naming `name`."""
+    try:
+        arr = np.array(x, dtype=np.float32, order="C", copy=copy or None)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a numeric array, got {type(x).__name__}") from None
+    if arr.ndim != 2 or (dim is not None and arr.shape[1] != dim) or arr.shape[1] == 0:
+        expected = f"(rows, {dim})" if dim is not None else "(rows, dim) with dim >= 1"
+        raise ConfigError(f"{name} must have shape {expected}, got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ConfigError(f"{name} must be finite (no NaN or inf)")
+    return arr
+
+
+def check_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(b, k) column positions and scores of each row's k largest scores, best first (ties: lower position);
+    rows with fewer than k columns are padded with position -1 and score -inf."""
+    b, m = scores.shape
+    kk = min(k, m)
+    pos = np.argpartition(-scores, kk - 1, axis=1)[:, :kk] if kk < m else np.tile(np.arange(m), (b, 1))
+    pos.sort(axis=1)
+    top = np.take_along_axis(scores, pos, axis=1)
+    order = np.argsort(-top, axis=1, kind="stable")
+    pos, top = np.take_along_axis(pos, order, axis=1), np.take_along_axis(top, order, axis=1)
+    out_pos = np.full((b, k), -1, dtype=np.int64)
+    out_scores = np.full((b, k), -np.inf, dtype=np.float32)
+    out_pos[:, :kk], out_scores[:, :kk] = pos, top
+    out_pos[out_scores == -np.inf] = -1
+    return out_pos, out_scores
+
+
+def recall_at_k(found: np.ndarray, exact: np.ndarray) -> float:
+    """Share of the exact result ids (b, k) (-1 padding ignored) that `found` (b, k) contains, over all rows."""
+    hits = (found[:, :, None] == exact[:, None, :]) & (exact[:, None, :] >= 0)
+    return float(hits.any(axis=1).sum() / max((exact >= 0).sum(), 1))
+
+
+def exclusion_pairs(exclude: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-query exclusion lists flattened to (query row, item) pairs."""
+    if not exclude:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lengths = np.fromiter((len(e) for e in exclude), dtype=np.int64, count=len(exclude))
+    items = np.concatenate(exclude).astype(np.int64) if lengths.sum() else np.zeros(0, np.int64)
+    return np.repeat(np.arange(len(exclude)), lengths), items
+
+
+def pad_rows(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pad (b, m) results with m <= k to (b, k) with -1 / -inf."""
+    missing = k - ids.shape[1]
+    if missing <= 0:
+        return ids, scores
+    return (
+        np.pad(ids, ((0, 0), (0, missing)), constant_values=-1),
+        np.pad(scores, ((0, 0), (0, missing)), constant_values=-np.inf),
+    )
