@@ -77,8 +77,12 @@ class Vocabulary:
         return out
 
     def index_of(self, external_id: object) -> int:
-        """Dense index of one external id, or `UNKNOWN`."""
-        return int(self.index([external_id])[0])
+        """Dense index of one external id, or `UNKNOWN` (one binary search, no arrays: serving calls it per request)."""
+        key = str(external_id)
+        pos = int(np.searchsorted(self._sorted, key))
+        if pos < len(self._sorted) and self._sorted[pos] == key:
+            return int(self._perm[pos])
+        return UNKNOWN
 
     def external(self, indices: np.ndarray | Iterable[int]) -> np.ndarray:
         """External ids (strings) for dense indices."""

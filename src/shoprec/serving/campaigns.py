@@ -13,11 +13,11 @@ import numpy as np
 
 from shoprec.exceptions import NotFoundError
 from shoprec.serving.audience import audience, target_vector
+from shoprec.serving.events import PURCHASE
 from shoprec.serving.results import AudienceRequest
 from shoprec.serving.state import ServingState
 from shoprec.serving.store import EventStore
 
-PURCHASE = "purchase"
 DAY = 86_400.0
 
 

@@ -16,6 +16,8 @@ import numpy as np
 
 from shoprec.exceptions import DataError
 
+#: The event type that marks a purchase (excluded from lists, and from audiences of recent buyers).
+PURCHASE = "purchase"
 #: One SQL row of the events table: (user, item, event, weight or None, timestamp).
 EventRow = tuple[str, str, str, float | None, float]
 

@@ -28,9 +28,11 @@ def because(catalog: Catalog, vectors: np.ndarray, items: np.ndarray, history: n
     recent = np.unique(history[-RECENT:])
     if len(recent) == 0:
         return ["recommended for you"] * len(items)
-    picked, past = _unit(vectors[items]), _unit(vectors[recent])
-    closest = recent[np.argmax(picked @ past.T, axis=1)]
-    return [f"because you viewed {label(catalog, int(i))}" for i in closest]
+    past = vectors[recent]
+    past /= np.maximum(np.sqrt(np.einsum("ij,ij->i", past, past)), 1e-12)[:, None]
+    # argmax over the history of the cosine: the recommended item's own norm scales a whole row, so it drops out
+    closest = recent[np.argmax(vectors[items] @ past.T, axis=1)]
+    return [f"because you viewed {label(catalog, i)}" for i in closest.tolist()]
 
 
 def popular_reason(segment: str | None, category: str | None) -> str:
@@ -40,8 +42,3 @@ def popular_reason(segment: str | None, category: str | None) -> str:
     if segment is not None:
         return f"popular with {segment} shoppers"
     return "popular right now"
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)

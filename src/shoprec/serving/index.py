@@ -18,7 +18,17 @@ from typing import Any
 import numpy as np
 
 from shoprec.exceptions import ConfigError
-from shoprec.serving.index_arrays import as_matrix, check_int, exclusion_pairs, pad_rows, recall_at_k, top_k_rows
+from shoprec.serving.index_arrays import (
+    Pairs,
+    as_matrix,
+    check_int,
+    drop_excluded,
+    exclusion_pairs,
+    pad_rows,
+    recall_at_k,
+    rows_of,
+    top_k_rows,
+)
 from shoprec.serving.rwlock import ReadWriteLock
 
 #: IVF k-means trains on a seeded sample of at most TRAIN_SAMPLE vectors and TRAIN_PER_LIST per list, for
@@ -66,6 +76,18 @@ class ItemIndex:
         self._ivf = ivf
         self.nprobe = nprobe
         self._lock = ReadWriteLock()
+
+    @property
+    def nprobe(self) -> int:
+        """Inverted lists an unfiltered query scans (a filtered one scans more, see FILTER_PROBES)."""
+        return self._nprobe
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        check_int("nprobe", value, 1)
+        self._nprobe = value
+        if self._ivf is not None:
+            self._ivf.nprobe = value
 
     @classmethod
     def build(
@@ -204,19 +226,20 @@ class ItemIndex:
         approximate: bool,
     ) -> tuple[np.ndarray, np.ndarray]:
         with self._lock.read():
-            queries, allowed = self._check(queries, k, allowed, exclude)
+            queries, allowed, excluded = self._check(queries, k, allowed, exclude)
             few = (
                 allowed is not None
                 and self._ivf is not None
                 and np.count_nonzero(allowed) <= EXACT_SUBSET_FACTOR * self._scanned()
             )
             if approximate and self._ivf is not None and not few:
-                return self._approximate(queries, k, allowed, exclude)
-            return self._exact(queries, k, allowed, exclude)
+                return self._approximate(queries, k, allowed, excluded)
+            return self._exact(queries, k, allowed, excluded)
 
     def _check(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None, exclude: list[np.ndarray] | None
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    ) -> tuple[np.ndarray, np.ndarray | None, Pairs]:
+        """Validated queries and allowed mask, and the exclusions as (query row, item) pairs."""
         queries = as_matrix(queries, "queries", self.dim)
         check_int("k", k, 1)
         if allowed is not None:
@@ -225,27 +248,27 @@ class ItemIndex:
                 raise ConfigError(
                     f"allowed must be a bool array of shape ({self._n},), got {allowed.dtype} {allowed.shape}"
                 )
-        if exclude is not None:
-            if len(exclude) != len(queries):
-                raise ConfigError(f"exclude must hold one array per query ({len(queries)}), got {len(exclude)}")
-            items = exclusion_pairs(exclude)[1]
-            if items.size and (items.min() < 0 or items.max() >= self._n):
-                raise ConfigError(f"exclude must hold item indices in 0..{self._n - 1}")
-        return queries, allowed
+        if exclude is not None and len(exclude) != len(queries):
+            raise ConfigError(f"exclude must hold one array per query ({len(queries)}), got {len(exclude)}")
+        excluded = exclusion_pairs(exclude)
+        items = excluded[1]
+        if items.size and (items.min() < 0 or items.max() >= self._n):
+            raise ConfigError(f"exclude must hold item indices in 0..{self._n - 1}")
+        return queries, allowed, excluded
 
     def _scanned(self) -> float:
         """About how many vectors one IVF query scans."""
         return self._n * min(self.nprobe, self._ivf.nlist) / self._ivf.nlist
 
     def _exact(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None, exclude: list[np.ndarray] | None
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None, excluded: Pairs
     ) -> tuple[np.ndarray, np.ndarray]:
         """Brute force over the allowed items (all when None), in query chunks of bounded memory. A small allowed
         set is gathered and scored alone; a large one is cheaper to score in place and mask."""
         dense = allowed is not None and np.count_nonzero(allowed) * DENSE_SHARE > self._n
         candidates = None if allowed is None or dense else np.flatnonzero(allowed)
         base = self._buffer[: self._n] if candidates is None else self._buffer[candidates]
-        ex_rows, ex_items = exclusion_pairs(exclude)
+        ex_rows, ex_items = excluded
         if candidates is not None:  # exclusions as positions among the candidates
             pos = np.searchsorted(candidates, ex_items).clip(0, max(len(candidates) - 1, 0))
             keep = candidates[pos] == ex_items if len(candidates) else np.zeros(len(ex_items), bool)
@@ -267,30 +290,29 @@ class ItemIndex:
         return ids, scores
 
     def _approximate(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None, exclude: list[np.ndarray] | None
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None, excluded: Pairs
     ) -> tuple[np.ndarray, np.ndarray]:
-        """IVF search restricted to allowed ids, over-fetching for exclusions; short rows fall back to exact."""
-        faiss = _faiss()
-        ex_rows, ex_items = exclusion_pairs(exclude)
+        """IVF search restricted to allowed ids, over-fetching for exclusions; short rows fall back to exact.
+
+        The unfiltered search passes no parameters (the index holds nprobe): building faiss parameter objects
+        costs as much per query as scanning a list."""
+        ex_rows = excluded[0]
         longest = int(np.bincount(ex_rows).max()) if len(ex_rows) else 0
-        fetch = min(k + longest, self._n)
-        params = faiss.SearchParametersIVF(nprobe=self.nprobe)
+        params = None
         if allowed is not None:
+            faiss = _faiss()
             share = np.count_nonzero(allowed) / self._n
+            params = faiss.SearchParametersIVF()
             params.nprobe = int(min(self._ivf.nlist, np.ceil(self.nprobe * min(1 / share, FILTER_PROBES))))
             params.sel = faiss.IDSelectorBitmap(np.packbits(allowed, bitorder="little"))
-        scores, ids = self._ivf.search(queries, fetch, params=params)
+        scores, ids = self._ivf.search(queries, min(k + longest, self._n), params=params)
         if len(ex_rows):
-            rows = np.repeat(np.arange(len(queries)), fetch)
-            hit = np.isin(rows * self._n + ids.reshape(-1), ex_rows * self._n + ex_items).reshape(ids.shape)
-            scores[hit], ids[hit] = -np.inf, -1
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        ids, scores = np.take_along_axis(ids, order, axis=1), np.take_along_axis(scores, order, axis=1)
-        ids, scores = pad_rows(ids, scores, k)
-        short = np.flatnonzero((ids < 0).any(axis=1))
+            ids, scores = drop_excluded(ids, scores, excluded, self._n)
+        ids, scores = pad_rows(ids[:, :k], scores[:, :k], k)
+        scores[ids < 0] = -np.inf
+        short = np.flatnonzero(ids[:, -1] < 0)
         if len(short):
-            sub_exclude = None if exclude is None else [exclude[r] for r in short]
-            ids[short], scores[short] = self._exact(queries[short], k, allowed, sub_exclude)
+            ids[short], scores[short] = self._exact(queries[short], k, allowed, rows_of(excluded, short))
         return ids, scores
 
     def _reserve(self, rows: int) -> None:

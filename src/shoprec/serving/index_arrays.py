@@ -49,13 +49,43 @@ def recall_at_k(found: np.ndarray, exact: np.ndarray) -> float:
     return float(hits.any(axis=1).sum() / max((exact >= 0).sum(), 1))
 
 
-def exclusion_pairs(exclude: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+#: Exclusions as (query rows, items): two parallel int64 arrays.
+Pairs = tuple[np.ndarray, np.ndarray]
+
+
+def exclusion_pairs(exclude: list[np.ndarray] | None) -> Pairs:
     """Per-query exclusion lists flattened to (query row, item) pairs."""
     if not exclude:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    lengths = np.fromiter((len(e) for e in exclude), dtype=np.int64, count=len(exclude))
-    items = np.concatenate(exclude).astype(np.int64) if lengths.sum() else np.zeros(0, np.int64)
+    lengths = np.array([len(e) for e in exclude], dtype=np.int64)
+    items = np.concatenate(exclude).astype(np.int64, copy=False) if lengths.sum() else np.zeros(0, np.int64)
     return np.repeat(np.arange(len(exclude)), lengths), items
+
+
+def rows_of(pairs: Pairs, rows: np.ndarray) -> Pairs:
+    """The pairs of the query `rows` (sorted, distinct), renumbered 0..len(rows)-1."""
+    renumber = np.full(int(pairs[0].max(initial=-1)) + 1, -1, dtype=np.int64)
+    renumber[rows[rows < len(renumber)]] = np.flatnonzero(rows < len(renumber))
+    new_rows = renumber[pairs[0]]
+    keep = new_rows >= 0
+    return new_rows[keep], pairs[1][keep]
+
+
+def drop_excluded(ids: np.ndarray, scores: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(b, m) results, best first, without each row's excluded items: the rest move up in order and the freed
+    places at the end hold -1 / -inf. One binary search over the sorted (row, item) keys: exclusion lists of
+    a few items cost microseconds, not the set machinery of `np.isin`."""
+    keys = np.sort(pairs[0] * n + pairs[1])
+    found = (np.arange(len(ids))[:, None] * n + ids).reshape(-1)
+    hit = (keys[np.searchsorted(keys, found).clip(max=len(keys) - 1)] == found).reshape(ids.shape) & (ids >= 0)
+    if not hit.any():
+        return ids, scores
+    order = np.argsort(hit, axis=1, kind="stable")  # kept results first, still best first
+    rows = np.arange(len(ids))[:, None]
+    ids, scores = ids[rows, order], scores[rows, order]
+    dropped = np.sort(hit, axis=1)
+    ids[dropped], scores[dropped] = -1, -np.inf
+    return ids, scores
 
 
 def pad_rows(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

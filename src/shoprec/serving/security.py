@@ -79,6 +79,8 @@ class ApiKeys:
 
 
 _header = APIKeyHeader(name=HEADER, auto_error=False, description="API key (read, write or admin)")
+#: The name of the API-key scheme in the OpenAPI document.
+API_KEY_SCHEME = _header.scheme_name
 
 
 def require(role: Role) -> Callable[..., None]:
@@ -88,16 +90,20 @@ def require(role: Role) -> Callable[..., None]:
     """
 
     async def check(request: Request, api_key: str | None = Security(_header)) -> None:
-        keys: ApiKeys = request.app.state.api_keys
-        if keys.open:
-            return
-        if not api_key:
-            raise HTTPException(401, detail=f"missing API key: send it in the {HEADER} header")
-        granted = keys.role_of(api_key)
-        if granted is None or granted < role:
-            raise HTTPException(403, detail=f"this API key may not do this: a {role.name.lower()} key is needed")
+        authorize(request.app.state.api_keys, api_key, role)
 
     return check
+
+
+def authorize(keys: ApiKeys, api_key: str | None, role: Role) -> None:
+    """Nothing when `api_key` opens `role` (or no key is configured); else HTTPException 401 (none sent) or 403."""
+    if keys.open:
+        return
+    if not api_key:
+        raise HTTPException(401, detail=f"missing API key: send it in the {HEADER} header")
+    granted = keys.role_of(api_key)
+    if granted is None or granted < role:
+        raise HTTPException(403, detail=f"this API key may not do this: a {role.name.lower()} key is needed")
 
 
 def warn_if_open(keys: ApiKeys) -> None:

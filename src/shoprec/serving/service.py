@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from shoprec.exceptions import NotFoundError
-from shoprec.serving.campaigns import PURCHASE, pick_audience
+from shoprec.serving.campaigns import pick_audience
 from shoprec.serving.catalog import ItemFilter
 from shoprec.serving.explain import because, label, popular_reason
 from shoprec.serving.pipeline import PipelineConfig
@@ -26,7 +26,7 @@ from shoprec.serving.results import AudienceRequest, RecommendationList, Recomme
 from shoprec.serving.rwlock import ReadWriteLock
 from shoprec.serving.state import ServingState, load_state
 from shoprec.serving.store import Event, EventStore
-from shoprec.serving.updates import apply_events, apply_item, segment_of
+from shoprec.serving.updates import apply_events, apply_item, forget_user, segment_of
 
 
 class RecommendationService:
@@ -76,7 +76,7 @@ class RecommendationService:
             spec = ListSpec(
                 n=n,
                 allowed=state.catalog.mask(filters),
-                exclude=self._exclusions(state, user_id, user),
+                exclude=_exclusions(state, user),
                 steps=request_steps(state.steps, diversity, long_tail),
             )
             if vector is not None:
@@ -182,7 +182,7 @@ class RecommendationService:
             had_vector = user >= 0 and state.live.vector(user) is not None
             if user >= 0:
                 with self._lock.write():
-                    state.live.forget(user)
+                    forget_user(state, user)
         return {**removed, "vector": int(had_vector)}
 
     def swap(self, config: PipelineConfig) -> str:
@@ -216,16 +216,18 @@ class RecommendationService:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ---------------------------------------------------------------- helpers
-    def _exclusions(self, state: ServingState, user_id: str, user: int) -> np.ndarray:
-        """Items never to show this user: their history (exclude_seen) and purchases (exclude_purchased)."""
-        parts = [np.zeros(0, np.int64)]
-        if state.config.exclude_seen and user >= 0:
-            parts.append(state.live.history(user))
-        if state.config.exclude_purchased:
-            parts.append(state.catalog.index_of(self._store.items_with_event(user_id, PURCHASE)))
-        items = np.unique(np.concatenate(parts))
-        return items[items >= 0]
+
+def _exclusions(state: ServingState, user: int) -> np.ndarray:
+    """Items never to show this user: their history and the new items they saw (exclude_seen) and their
+    purchases (exclude_purchased); all held in memory (`exclusions`), so no store query per request."""
+    if user < 0:
+        return np.zeros(0, np.int64)
+    parts = [np.zeros(0, np.int64)]
+    if state.config.exclude_seen:
+        parts += [state.live.history(user), state.seen_new_items.of(user)]
+    if state.config.exclude_purchased:
+        parts.append(state.purchased.of(user))
+    return np.unique(np.concatenate(parts))
 
 
 def _open_store(config: PipelineConfig) -> EventStore:

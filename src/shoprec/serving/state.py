@@ -23,6 +23,7 @@ from shoprec.rerank import RerankContext, RerankStep, build_steps
 from shoprec.serving.bundle import CATALOG_DIR, COLDSTART_DIR, load_bundle
 from shoprec.serving.catalog import Catalog
 from shoprec.serving.coldstart import ColdStart
+from shoprec.serving.exclusions import UserItems
 from shoprec.serving.index import ItemIndex
 from shoprec.serving.live import LiveUsers
 from shoprec.serving.pipeline import PipelineConfig
@@ -32,7 +33,8 @@ from shoprec.serving.users import UserIds
 
 @dataclass
 class ServingState:
-    """One loaded pipeline: model, optional ranker, catalog, index, live users, cold start, re-rank steps."""
+    """One loaded pipeline: model, optional ranker, catalog, index, live users, cold start, re-rank steps, and
+    per user the purchased items and the items created while serving they interacted with (`exclusions`)."""
 
     config: PipelineConfig
     version: str
@@ -45,6 +47,8 @@ class ServingState:
     users: UserIds
     steps: list[RerankStep]
     context: RerankContext
+    purchased: UserItems = field(default_factory=UserItems)
+    seen_new_items: UserItems = field(default_factory=UserItems)
     last_event: float | None = None
     stats: dict[str, Any] = field(default_factory=dict)
 

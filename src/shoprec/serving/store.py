@@ -13,7 +13,6 @@ and writes are serialised by one lock plus `BEGIN IMMEDIATE` (the busy timeout c
 from __future__ import annotations
 
 import json
-import math
 import queue
 import sqlite3
 import threading
@@ -166,14 +165,6 @@ class EventStore:
     def users_with_events(self) -> list[str]:
         """Users with at least one stored event, sorted (the replay set on restart)."""
         return [user for (user,) in self._read("SELECT DISTINCT user FROM events ORDER BY user")]
-
-    def items_with_event(self, user: str, event: str, since: float | None = None) -> list[str]:
-        """Distinct items the user acted on with `event` (at or after `since`), in order of first occurrence."""
-        rows = self._read(
-            "SELECT item FROM events WHERE user = ? AND event = ? AND ts >= ? GROUP BY item ORDER BY min(ts), min(id)",
-            (user, event, -math.inf if since is None else since),
-        )
-        return [item for (item,) in rows]
 
     def users_with_event(self, items: list[str], event: str, since: float) -> set[str]:
         """Users who did `event` on any of `items` at or after `since` (e.g. bought it in the last N days)."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from shoprec.data.features import FeatureTable, NumericColumn, categorical
 from shoprec.models.two_tower import TwoTower
+from shoprec.serving.events import PURCHASE
 from shoprec.serving.state import ServingState, rerank_context
 from shoprec.serving.store import EventStore
 
@@ -29,14 +30,23 @@ def apply_events(state: ServingState, user: str, items: np.ndarray, events: list
     """Feed one user's events (item indices, oldest first) to the live vectors and the cold-start counts.
 
     Items created while serving are unknown to the model, so they move no vector (they are still stored,
-    counted for cold start and excluded once purchased). Returns the user's index (created when new).
+    counted for cold start and excluded once seen or purchased). Returns the user's index (created when new).
     """
     index = state.users.add(user, state.live)
     known = items < state.live.n_items
     if known.any():
         state.live.observe(index, items[known], [e for e, k in zip(events, known.tolist(), strict=True) if k])
+    state.seen_new_items.add(index, items[~known])
+    state.purchased.add(index, items[np.array(events) == PURCHASE])
     state.coldstart.observe(items, segment)
     return index
+
+
+def forget_user(state: ServingState, index: int) -> None:
+    """Deletion in memory: the user's vector, history and exclusion records (the store deletes its rows)."""
+    state.live.forget(index)
+    state.purchased.forget(index)
+    state.seen_new_items.forget(index)
 
 
 def apply_item(state: ServingState, item: str, attributes: dict[str, Any]) -> tuple[int, bool]:
@@ -86,7 +96,7 @@ def replay(state: ServingState, store: EventStore) -> dict[str, int]:
     for user in store.deleted_users():  # first: a user deleted and back again starts from the new events
         index = state.users.index(user)
         if index >= 0:
-            state.live.forget(index)
+            forget_user(state, index)
             deleted += 1
     items = store.items()
     for item, attributes in items.items():
