@@ -127,12 +127,14 @@ async def run_load(
     async def one(i: int, due: float) -> None:
         nonlocal errors
         conn = await pool.get()
+        if conn.transport.is_closing():  # the server closed it while it sat idle (keep-alive timeout)
+            conn = await _Connection.open(host, port, headers or {})
         try:
             status = await conn.get(paths[i % len(paths)])
             statuses[status] = statuses.get(status, 0) + 1
             latencies[i] = (time.perf_counter() - due) * 1000.0
             pool.put_nowait(conn)
-        except (OSError, ValueError):
+        except (OSError, ValueError, RuntimeError):
             errors += 1
             conn.close()
             pool.put_nowait(await _Connection.open(host, port, headers or {}))

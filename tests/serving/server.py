@@ -54,9 +54,16 @@ class Server:
     """`shoprec serve` in a subprocess; `url` once started. Logs go to a file shown when start-up fails."""
 
     def __init__(
-        self, pipeline: Path, *, keys: bool = True, startup_timeout: float = 60.0, flag: str = "--pipeline"
+        self,
+        pipeline: Path,
+        *,
+        keys: bool = True,
+        startup_timeout: float = 60.0,
+        flag: str = "--pipeline",
+        workers: int = 1,
+        env: dict[str, str] | None = None,
     ) -> None:
-        self.pipeline, self.flag = pipeline, flag
+        self.pipeline, self.flag, self.workers, self.extra_env = pipeline, flag, workers, env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = pipeline.parent / f"server-{self.port}.log"
@@ -69,7 +76,9 @@ class Server:
         env["SHOPREC_THREADS"] = "1"
         if self.keys:
             env.update({f"SHOPREC_API_KEY_{role.upper()}": key for role, key in KEYS.items()})
+        env.update(self.extra_env)
         command = [sys.executable, "-m", "shoprec", "serve", self.flag, str(self.pipeline), "--port", str(self.port)]
+        command += ["--workers", str(self.workers)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen([*command, "--log-level", "warning"], stdout=log, stderr=log, env=env)
         self._wait_healthy()
@@ -88,6 +97,11 @@ class Server:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"server not healthy after {self.startup_timeout} s:\n{self.log_tail()}")
+
+    def children(self) -> list[int]:
+        """Pids of the server's child processes (its workers, with --workers > 1)."""
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in path.read_text().split()]
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

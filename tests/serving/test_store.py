@@ -325,3 +325,36 @@ def test_sigkill_mid_burst_loses_no_acknowledged_event_and_no_batch_is_partial(t
     for stored in by_batch.values():  # acknowledged or not, a stored batch is complete
         assert [(item, weight) for _, item, weight in stored] == [(f"i{j}", float(j)) for j in range(size)]
     assert set(by_batch) - set(acked) <= {max(acked) + 1}  # at most the in-flight batch committed unacknowledged
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    with EventStore(path) as store:
+        store.append([Event("u", "a", "view", timestamp=1.0)])
+    with sqlite3.connect(path) as conn:  # what shoprec's first store version looked like: no change log
+        conn.execute("DROP TABLE changes")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.close()
+    with EventStore(path) as store:
+        assert store.history("u") == [("a", "view", None, 1.0)]
+        assert store.latest_change() == 0  # the old events predate the log (the replay on open reads them)
+        store.append([Event("u", "b", "view", timestamp=2.0)])
+        assert store.changes_since(0) == [(1, "events", "", "[2, 2]")]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+    conn.close()
+
+
+def test_the_change_log_lists_every_served_write_in_commit_order(store: EventStore) -> None:
+    assert store.latest_change() == 0
+    ids = store.append([Event("u", "a", "view", timestamp=1.0), Event("v", "b", "cart", timestamp=2.0)])
+    store.put_item("new", {"title": "New", "brand": None})
+    store.put_profile("u", {"segment": "s"})  # read from the store when needed: not a served change
+    store.record_sends("c", ["u"])
+    store.delete_user("v")
+    changes = store.changes_since(0)
+    assert [(kind, key) for _, kind, key, _ in changes] == [("events", ""), ("item", "new"), ("delete", "v")]
+    assert changes[0][3] == f"[{ids[0]}, {ids[1]}]" and changes[1][3] == '{"title": "New", "brand": null}'
+    assert [seq for seq, *_ in changes] == [1, 2, 3] and store.latest_change() == 3
+    assert store.changes_since(2) == changes[2:]
+    assert store.events_between(ids[0], ids[1]) == [("u", "a", "view", 1.0)]  # v's event went with v

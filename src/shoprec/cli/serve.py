@@ -6,6 +6,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -32,7 +36,10 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0: every interface)."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
     workers: int = typer.Option(
-        1, min=1, max=1, help="Worker processes: 1, since live user state lives in the serving process."
+        1,
+        min=1,
+        max=64,
+        help="Worker processes, forked after loading (about one per core); live swaps need 1.",
     ),
     limit_concurrency: int = typer.Option(256, min=1, help="Requests in flight before new ones get 503."),
     log_level: str = typer.Option(
@@ -51,10 +58,32 @@ def serve(
         if (pipeline is None) == (run is None):
             raise ConfigError("pass exactly one of --pipeline (a pipeline.toml) or --run (a trained run directory)")
         require_serve_extra()
-        from shoprec.serving.app import serve_pipeline
-        from shoprec.serving.pipeline import write_pipeline
+        with metrics_dir(workers):
+            from shoprec.serving.app import serve_pipeline
+            from shoprec.serving.pipeline import write_pipeline
 
-        if run is not None:
-            pipeline = write_pipeline(run, run / "pipeline")
+            if run is not None:
+                pipeline = write_pipeline(run, run / "pipeline")
+            serve_pipeline(
+                pipeline,
+                host=host,
+                port=port,
+                workers=workers,
+                limit_concurrency=limit_concurrency,
+                log_level=log_level,
+            )
 
-        serve_pipeline(pipeline, host=host, port=port, limit_concurrency=limit_concurrency, log_level=log_level)
+
+@contextmanager
+def metrics_dir(workers: int) -> Iterator[None]:
+    """With several workers: a fresh PROMETHEUS_MULTIPROC_DIR, set before prometheus_client is first imported
+    (it picks its storage at import) and removed afterwards, so /metrics sums every worker's requests."""
+    if workers == 1 or "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="shoprec-metrics-") as path:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]

@@ -84,33 +84,40 @@ def serve_pipeline(
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
+    workers: int = 1,
     limit_concurrency: int = 256,
     log_level: str = "info",
     settings: ServerSettings | None = None,
 ) -> None:
-    """Open the pipeline's service and serve it with uvicorn (one worker) until interrupted; then close it.
+    """Open the pipeline's service and serve it with uvicorn until interrupted; then close it.
 
-    One worker because the live state (user vectors that follow events) lives in this process; requests over
-    `limit_concurrency` in flight get a 503 instead of queueing without bound.
+    `workers` > 1 forks that many processes after loading (`serving.workers`): the way to use more than one
+    core. Requests over `limit_concurrency` in flight (per worker) get a 503 instead of queueing without bound.
     """
     import uvicorn
 
     from shoprec.serving.pipeline import PipelineConfig
+    from shoprec.serving.workers import listening_socket, run_workers
 
     settings = settings or ServerSettings.from_env()
-    service = RecommendationService.open(PipelineConfig.from_toml(pipeline))
-    single_threaded_requests()
-    try:
-        app = create_app(service, settings)
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            workers=1,
-            limit_concurrency=limit_concurrency,
-            log_level=log_level,
-            timeout_graceful_shutdown=10,
+    if workers > 1 and not HttpMetrics.shared_across_processes():
+        raise ConfigError(
+            "--workers > 1 needs PROMETHEUS_MULTIPROC_DIR set (to an empty directory) before shoprec starts, "
+            "so /metrics counts every worker's requests (`shoprec serve` sets it)"
         )
+    sock = listening_socket(host, port) if workers > 1 else None
+    service = RecommendationService.open(PipelineConfig.from_toml(pipeline), processes=workers)
+    single_threaded_requests()
+    options = {"limit_concurrency": limit_concurrency, "log_level": log_level, "timeout_graceful_shutdown": 10}
+    try:
+        if sock is None:
+            uvicorn.run(create_app(service, settings), host=host, port=port, **options)
+        else:
+
+            def serve_one() -> None:  # in each worker, after the fork: its own app, metrics and event loop
+                uvicorn.Server(uvicorn.Config(create_app(service, settings), **options)).run([sock])
+
+            run_workers(service, sock, workers, serve_one)
     finally:
         service.close()
 

@@ -151,9 +151,7 @@ class Catalog:
     def upsert(self, item_id: str, attributes: dict[str, Any]) -> tuple[int, bool]:
         """Create or update one item; returns (index, created). Attributes not given keep their value (defaults
         for a new item); validation happens before anything changes, so a rejected update changes nothing."""
-        if not isinstance(item_id, str) or not item_id:
-            raise ConfigError(f"item_id must be a non-empty string, got {item_id!r}")
-        values = _validated(attributes)
+        values = check_attributes(item_id, attributes)
         index = self._position.get(item_id)
         created = index is None
         if index is None:
@@ -254,8 +252,11 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
-def _validated(attributes: dict[str, Any]) -> dict[str, Any]:
-    """Check every attribute's type and range; ConfigError naming the field (and the allowed fields)."""
+def check_attributes(item_id: str, attributes: dict[str, Any]) -> dict[str, Any]:
+    """The values `Catalog.upsert` would store, or ConfigError naming the field (and the allowed fields):
+    lets a writer reject an update before anything is stored."""
+    if not isinstance(item_id, str) or not item_id:
+        raise ConfigError(f"item_id must be a non-empty string, got {item_id!r}")
     if not isinstance(attributes, dict):
         raise ConfigError(f"attributes must be an object, got {type(attributes).__name__}")
     unknown = sorted(set(attributes) - set(ATTRIBUTES))

@@ -76,6 +76,8 @@ def drop_excluded(ids: np.ndarray, scores: np.ndarray, pairs: Pairs, n: int) -> 
     places at the end hold -1 / -inf. One binary search over the sorted (row, item) keys: exclusion lists of
     a few items cost microseconds, not the set machinery of `np.isin`."""
     keys = np.sort(pairs[0] * n + pairs[1])
+    if len(keys) == 0:
+        return ids, scores
     found = (np.arange(len(ids))[:, None] * n + ids).reshape(-1)
     hit = (keys[np.searchsorted(keys, found).clip(max=len(keys) - 1)] == found).reshape(ids.shape) & (ids >= 0)
     if not hit.any():

@@ -1,19 +1,26 @@
 """Prometheus metrics of one app: request counts and latency per route, plus the service's live state.
 
 Every app gets its own CollectorRegistry, so several apps in one process (tests) never share or clash.
+With several worker processes (`shoprec serve --workers N`) the request counts and latencies go through
+prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set before prometheus_client is imported), so
+a scrape, whichever worker answers it, sums every worker's; the state gauges come from the answering worker,
+whose state follows the same event store as the others.
+
 Route labels are the route templates (`/recommendations/{user_id}`), never raw paths, so label cardinality
 stays bounded whatever clients send; requests that match no route count under "unmatched".
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,7 +68,13 @@ class HttpMetrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(StateCollector(stats))
+        self._state = StateCollector(stats)
+        self.registry.register(self._state)
+
+    @staticmethod
+    def shared_across_processes() -> bool:
+        """True when prometheus_client was imported in multiprocess mode (values kept in shared files)."""
+        return "PROMETHEUS_MULTIPROC_DIR" in os.environ and values.ValueClass is not values.MutexValue
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -69,7 +82,12 @@ class HttpMetrics:
 
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        if not self.shared_across_processes():
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        registry.register(self._state)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
 class MetricsMiddleware:

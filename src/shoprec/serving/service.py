@@ -1,24 +1,28 @@
 """RecommendationService: the one object the HTTP app and the CLI serve through.
 
-Concurrency: reads (recommend, similar, audience scoring) run concurrently from a thread pool and share a
-read lock; writes (ingest, upsert_item, delete_user, swap) are serialised by a writer mutex and take the
-read-write lock exclusively only for their short in-memory update, after the durable store write. A swap
-loads the new pipeline fully (replaying the store) while reads continue on the old state, then replaces
-the single state reference.
+Concurrency: reads (recommend, similar, audience scoring) run concurrently and share a read lock; writes
+(ingest, upsert_item, delete_user, swap) are serialised by a writer mutex and take the read-write lock
+exclusively only for their short in-memory update, after the durable store write. A swap loads the new
+pipeline fully (replaying the store) while reads continue on the old state, then replaces the single state
+reference.
+
+Every in-memory change follows the store's change log: a write commits (events, item, deletion, each with a
+change-log entry), publishes the log's end (`WorkerSync`) and then applies the log up to there. Several worker
+processes over one store thus apply the same changes in the same order; a read first applies what other
+workers wrote, so a client reads its own writes whichever worker answers.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
-from shoprec.exceptions import NotFoundError
+from shoprec.exceptions import ConfigError, NotFoundError
 from shoprec.serving.campaigns import pick_audience
-from shoprec.serving.catalog import ItemFilter
+from shoprec.serving.catalog import ItemFilter, check_attributes
 from shoprec.serving.explain import because, label, popular_reason
 from shoprec.serving.pipeline import PipelineConfig
 from shoprec.serving.ranking import ListSpec, check_request, cold_start, personal, request_steps
@@ -26,24 +30,28 @@ from shoprec.serving.results import AudienceRequest, RecommendationList, Recomme
 from shoprec.serving.rwlock import ReadWriteLock
 from shoprec.serving.state import ServingState, load_state
 from shoprec.serving.store import Event, EventStore
-from shoprec.serving.updates import apply_events, apply_item, forget_user, segment_of
+from shoprec.serving.sync import WorkerSync
+from shoprec.serving.updates import apply_changes, segment_of
 
 
 class RecommendationService:
     """Recommendations, similar items, events, items, profiles, audiences and deletion over one pipeline."""
 
-    def __init__(self, state: ServingState, store: EventStore) -> None:
+    def __init__(self, state: ServingState, store: EventStore, sync: WorkerSync) -> None:
         """Use `open`; this only stores the parts."""
-        self._state, self._store = state, store
+        self._state, self._store, self._sync = state, store, sync
         self._lock = ReadWriteLock()
         self._writer = threading.Lock()
+        sync.publish(state.applied_change)
 
     @classmethod
-    def open(cls, config: PipelineConfig) -> RecommendationService:
-        """Verify every artifact (checksums), build the index and replay the store (ArtifactError if tampered)."""
+    def open(cls, config: PipelineConfig, *, processes: int = 1) -> RecommendationService:
+        """Verify every artifact (checksums), build the index and replay the store (ArtifactError if tampered).
+
+        `processes` > 1: the service will be forked into that many worker processes (`serving.workers`)."""
         store = _open_store(config)
         try:
-            return cls(load_state(config, store), store)
+            return cls(load_state(config, store), store, WorkerSync(processes))
         except BaseException:
             store.close()
             raise
@@ -69,6 +77,7 @@ class RecommendationService:
         pipeline's steps of those kinds for this request; context_category steers cold start.
         """
         check_request(n, diversity, long_tail)
+        self._catch_up()
         with self._lock.read():
             state = self._state
             user = state.users.index(user_id)
@@ -95,6 +104,7 @@ class RecommendationService:
     def similar(self, item_id: str, n: int = 10, *, filters: ItemFilter | None = None) -> list[Recommended]:
         """Items closest to `item_id` by inner product of item vectors (never the item itself)."""
         check_request(n, None, None)
+        self._catch_up()
         with self._lock.read():
             state = self._state
             item = state.item_index(item_id)
@@ -107,15 +117,19 @@ class RecommendationService:
     def audience(self, request: AudienceRequest) -> list[tuple[str, float]]:
         """The users most likely to want the request's items or category, best first, after exclusions and
         the frequency cap; with a campaign, the picked users are recorded as sent (atomically with the pick)."""
-        with self._writer, self._lock.read():
-            return pick_audience(self._state, self._store, request)
+        with self._sync.campaigns(), self._writer:
+            self._apply_changes()
+            with self._lock.read():
+                return pick_audience(self._state, self._store, request)
 
     def health(self) -> dict[str, Any]:
+        self._catch_up()
         state = self._state
         return {"status": "ok", "version": state.version, "items": state.index.size, "users": len(state.users)}
 
     def stats(self) -> dict[str, Any]:
         """Numbers for metrics: index size and kind, users, stored events, seconds since the last event."""
+        self._catch_up()
         state = self._state
         counts = self._store.counts()
         lag = None if state.last_event is None else max(time.time() - state.last_event, 0.0)
@@ -139,29 +153,24 @@ class RecommendationService:
         if not events:
             return []
         with self._writer:
-            state = self._state
-            items = state.catalog.index_of([e.item for e in events])
+            self._apply_changes()  # items other workers created are known before checking
+            items = self._state.catalog.index_of([e.item for e in events])
             if (items < 0).any():
                 position = int(np.flatnonzero(items < 0)[0])
                 raise NotFoundError(f"events[{position}]: unknown item {events[position].item!r}")
             ids = self._store.append(events)  # durable before anything is served from it
-            groups = group_by_user([e.user for e in events], items.tolist(), [e.event for e in events])
-            segments = {user: segment_of(state, self._store.profile(user)) for user in groups}
-            with self._lock.write():
-                for user, (user_items, names) in groups.items():
-                    apply_events(state, user, np.asarray(user_items, dtype=np.int64), names, segments[user])
-                latest = max(time.time() if e.timestamp is None else e.timestamp for e in events)
-                state.last_event = latest if state.last_event is None else max(state.last_event, latest)
+            self._apply_changes(published=True)
         return ids
 
     def upsert_item(self, item_id: str, attributes: dict[str, Any]) -> tuple[int, bool]:
         """Create or update an item: validated by the catalog, stored, then searchable at once. (index, created)."""
         with self._writer:
-            state = self._state
-            with self._lock.write():
-                index, created = apply_item(state, item_id, attributes)
+            self._apply_changes()
+            check_attributes(item_id, attributes)  # a rejected update stores nothing
+            created = self._state.catalog.index_of([item_id])[0] < 0
             self._store.put_item(item_id, attributes)
-        return index, created
+            self._apply_changes(published=True)
+            return int(self._state.catalog.index_of([item_id])[0]), bool(created)
 
     def put_profile(self, user_id: str, profile: dict[str, Any]) -> None:
         """Merge profile fields (e.g. segment) into the user's stored profile; cold start reads it."""
@@ -174,15 +183,14 @@ class RecommendationService:
         Unknown user (never trained, no events, no profile): NotFoundError.
         """
         with self._writer:
+            self._apply_changes()
             state = self._state
             user = state.users.index(user_id)
             if user < 0 and self._store.profile(user_id) is None and not self._store.history(user_id, limit=1):
                 raise NotFoundError(f"unknown user {user_id!r}")
-            removed = self._store.delete_user(user_id)
             had_vector = user >= 0 and state.live.vector(user) is not None
-            if user >= 0:
-                with self._lock.write():
-                    forget_user(state, user)
+            removed = self._store.delete_user(user_id)
+            self._apply_changes(published=True)
         return {**removed, "vector": int(had_vector)}
 
     def swap(self, config: PipelineConfig) -> str:
@@ -190,6 +198,11 @@ class RecommendationService:
 
         Reads continue on the old pipeline meanwhile; a broken artifact leaves the old one serving.
         """
+        if self._sync.processes > 1:
+            raise ConfigError(
+                f"swap: this server runs {self._sync.processes} worker processes, and a swap would reach only "
+                "one; restart it with the new pipeline (or serve with --workers 1 to swap live)"
+            )
         with self._writer:
             same_store = config.store.resolve() == self._store.path.resolve()
             store = self._store if same_store else _open_store(config)
@@ -204,6 +217,33 @@ class RecommendationService:
             if not same_store:
                 old.close()
         return state.version
+
+    # ------------------------------------------------------- the change log
+    def _catch_up(self) -> None:
+        """Before a read: apply what other workers wrote, when the published log end is past this state's."""
+        if self._sync.latest > self._state.applied_change:
+            with self._writer:
+                self._apply_changes()
+
+    def _apply_changes(self, *, published: bool = False) -> None:
+        """Apply the store's changes this state has not applied yet, in order (the caller holds the writer
+        lock). `published`: after a write of ours, first publish the log's new end to the other workers."""
+        if published:
+            self._sync.publish(self._store.latest_change())
+        state = self._state
+        changes = self._store.changes_since(state.applied_change)
+        if changes:
+            with self._lock.write():
+                apply_changes(state, self._store, changes)
+                state.applied_change = changes[-1][0]
+
+    def release_store(self) -> None:
+        """Close the store's connections (before forking workers: SQLite connections must not cross a fork)."""
+        self._store.close()
+
+    def reopen_store(self) -> None:
+        """A fresh store connection pool for this process (a forked worker, after `release_store`)."""
+        self._store = _open_store(self._state.config)
 
     def close(self) -> None:
         """Close the event store; the service must not be used afterwards."""
@@ -240,12 +280,3 @@ def _listed(state: ServingState, items: np.ndarray, scores: np.ndarray, reasons:
         Recommended(item=item, score=float(score), reason=reason, title=title)
         for item, score, reason, title in zip(state.item_ids(items), scores.tolist(), reasons, titles, strict=True)
     ]
-
-
-def group_by_user(users: list[str], *columns: list[Any]) -> dict[str, list[list[Any]]]:
-    """Rows of parallel columns grouped per user, order kept (one live update per user and batch)."""
-    groups: dict[str, list[list[Any]]] = defaultdict(lambda: [[] for _ in columns])
-    for row, user in enumerate(users):
-        for target, column in zip(groups[user], columns, strict=True):
-            target.append(column[row])
-    return dict(groups)

@@ -50,6 +50,7 @@ class ServingState:
     purchased: UserItems = field(default_factory=UserItems)
     seen_new_items: UserItems = field(default_factory=UserItems)
     last_event: float | None = None
+    applied_change: int = 0  # the store's change log is applied up to this seq
     stats: dict[str, Any] = field(default_factory=dict)
 
     def item_index(self, item_id: str) -> int:
@@ -91,6 +92,8 @@ def load_state(config: PipelineConfig, store: EventStore) -> ServingState:
     )
     from shoprec.serving.updates import replay  # updates builds on this module
 
+    # Read before the replay: nothing writes meanwhile (a server opens or swaps before or under its writer lock).
+    state.applied_change = store.latest_change()
     state.stats.update(replay(state, store), **calibration, load_seconds=round(time.perf_counter() - started, 3))
     return state
 

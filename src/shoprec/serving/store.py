@@ -26,12 +26,25 @@ from typing import Any
 from shoprec.exceptions import ConfigError, DataError
 from shoprec.serving.events import Event, check_id, check_number, event_rows, plain_strings
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+Change = tuple[int, str, str, str | None]
+"""(seq, kind, key, data): one entry of the change log, see `EventStore.changes_since`."""
 
 HistoryRow = tuple[str, str, float | None, float]
 """(item, event, weight or None when the event carried none, timestamp)."""
 
-_SCHEMA = """
+#: The change log: every write that changes what is served (an event batch, an item, a deletion), in commit
+#: order, so that the server's worker processes can each apply the others' writes (`changes_since`).
+_CHANGES = (
+    "CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT)"
+)
+_LOG_CHANGE = "INSERT INTO changes (kind, key, data) VALUES (?, ?, ?)"
+#: Statements that bring a store of version v - 1 to version v.
+_MIGRATIONS = {2: [_CHANGES]}
+
+_SCHEMA = (
+    """
 CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, item TEXT NOT NULL,
                      event TEXT NOT NULL, weight REAL, ts REAL NOT NULL);
 CREATE INDEX events_user_ts ON events(user, ts);
@@ -42,6 +55,9 @@ CREATE TABLE sends (id INTEGER PRIMARY KEY, campaign TEXT NOT NULL, user TEXT NO
 CREATE INDEX sends_user_ts ON sends(user, ts);
 CREATE TABLE deleted (user TEXT PRIMARY KEY, ts REAL NOT NULL);
 """
+    + _CHANGES
+    + ";"
+)
 
 # A JSON array bound as one parameter: no limit on the number of ids, one prepared statement.
 _IN_JSON = "IN (SELECT value FROM json_each(?))"
@@ -126,13 +142,20 @@ class EventStore:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 conn.execute(statement)
             conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif row[0] != str(SCHEMA_VERSION):
+            return
+        version = int(row[0]) if row[0].isdigit() else -1
+        while version in range(1, SCHEMA_VERSION):  # an older store: migrate it in this transaction
+            version += 1
+            for statement in _MIGRATIONS[version]:
+                conn.execute(statement)
+        if version != SCHEMA_VERSION:
             raise DataError(
                 f"event store schema version {row[0]} is not the version {SCHEMA_VERSION} this shoprec reads; "
                 "open it with the shoprec release that wrote it (or a newer one)",
                 path=self.path,
                 column="schema_version",
             )
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     # -- events ----------------------------------------------------------------------------------------------
 
@@ -144,8 +167,16 @@ class EventStore:
         with self._transaction() as conn:
             conn.executemany("INSERT INTO events (user, item, event, weight, ts) VALUES (?, ?, ?, ?, ?)", rows)
             (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
-        # AUTOINCREMENT under the write lock gives a batch consecutive ids, so the last one names them all.
-        return list(range(last - len(events) + 1, last + 1))
+            # AUTOINCREMENT in one write transaction gives a batch consecutive ids: (first, last) names them all.
+            first = last - len(events) + 1
+            conn.execute(_LOG_CHANGE, ("events", "", json.dumps([first, last])))
+        return list(range(first, last + 1))
+
+    def events_between(self, first: int, last: int) -> list[tuple[str, str, str, float]]:
+        """(user, item, event, timestamp) of the events with row ids first..last still stored, in id order."""
+        return self._read(
+            "SELECT user, item, event, ts FROM events WHERE id BETWEEN ? AND ? ORDER BY id", (first, last)
+        )
 
     def history(self, user: str, limit: int | None = None) -> list[HistoryRow]:
         """The user's last `limit` events (all when None), oldest first (timestamp, then arrival order)."""
@@ -185,14 +216,17 @@ class EventStore:
         return json.loads(rows[0][0]) if rows else None
 
     def put_item(self, item: str, attributes: dict[str, Any]) -> None:
-        """Merge `attributes` into the item's stored attributes (RFC 7396: a null value removes the key)."""
-        self._upsert_document("items", "item", item, attributes)
+        """Merge `attributes` into the item's stored attributes (RFC 7396: a null value removes the key); the
+        change log keeps the update itself."""
+        self._upsert_document("items", "item", item, attributes, log=True)
 
     def items(self) -> dict[str, dict[str, Any]]:
         """Every item created or updated while serving, with its current attributes, in order of last update."""
         return {item: json.loads(data) for item, data in self._read("SELECT item, data FROM items ORDER BY updated")}
 
-    def _upsert_document(self, table: str, key: str, owner: str, document: dict[str, Any]) -> None:
+    def _upsert_document(
+        self, table: str, key: str, owner: str, document: dict[str, Any], *, log: bool = False
+    ) -> None:
         check_id(key, owner, f"{table} upsert")
         if not isinstance(document, dict) or not all(isinstance(k, str) for k in document):
             raise DataError(f"{table} upsert for {owner!r}: expected a JSON object with string keys")
@@ -202,6 +236,8 @@ class EventStore:
             raise DataError(f"{table} upsert for {owner!r}: not JSON-serialisable ({exc})") from exc
         with self._transaction() as conn:
             conn.execute(_UPSERT_DOC.format(table=table, key=key), (owner, text, time.time()))
+            if log:
+                conn.execute(_LOG_CHANGE, (key, owner, text))
 
     # -- campaigns -----------------------------------------------------------------------------------------------
 
@@ -245,7 +281,20 @@ class EventStore:
                 for name, table in (("events", "events"), ("profile", "profiles"), ("sends", "sends"))
             }
             conn.execute("INSERT OR REPLACE INTO deleted (user, ts) VALUES (?, ?)", (user, time.time()))
+            conn.execute(_LOG_CHANGE, ("delete", user, None))
         return removed
+
+    # -- the change log ----------------------------------------------------------------------------------------
+
+    def latest_change(self) -> int:
+        """The seq of the last committed change (0 when none): what a reader that applied it all has seen."""
+        (row,) = self._read("SELECT coalesce(max(seq), 0) FROM changes")
+        return row[0]
+
+    def changes_since(self, seq: int) -> list[Change]:
+        """Changes after `seq` in commit order: ("events", "", "[first, last]") for an event batch, ("item",
+        item, attributes JSON) for an item update, ("delete", user, None) for a deletion."""
+        return self._read("SELECT seq, kind, key, data FROM changes WHERE seq > ? ORDER BY seq", (seq,))
 
     def deleted_users(self) -> list[str]:
         """Tombstoned users, in order of deletion."""

@@ -7,6 +7,8 @@ deletions (tombstones) that keep a removed user's trained vector from coming bac
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -15,7 +17,7 @@ from shoprec.data.features import FeatureTable, NumericColumn, categorical
 from shoprec.models.two_tower import TwoTower
 from shoprec.serving.events import PURCHASE
 from shoprec.serving.state import ServingState, rerank_context
-from shoprec.serving.store import EventStore
+from shoprec.serving.store import Change, EventStore
 
 
 def segment_of(state: ServingState, profile: dict[str, Any] | None) -> str | None:
@@ -105,10 +107,46 @@ def replay(state: ServingState, store: EventStore) -> dict[str, int]:
     events = 0
     for user, rows in store.histories(users).items():
         ids, names, _, stamps = zip(*rows, strict=True)
-        items = state.catalog.index_of(list(ids))
-        known = items >= 0  # a swapped-in model may lack items of old events
-        names = [name for name, k in zip(names, known.tolist(), strict=True) if k]
-        apply_events(state, user, items[known], names, segment_of(state, store.profile(user)))
-        events += int(known.sum())
-        state.last_event = max(stamps) if state.last_event is None else max(state.last_event, max(stamps))
+        events += _apply_user_events(state, store, user, list(ids), list(names))
+        _saw(state, max(stamps))
     return {"replayed_events": events, "replayed_users": len(users), "replayed_items": len(items), "deleted": deleted}
+
+
+def apply_changes(state: ServingState, store: EventStore, changes: list[Change]) -> None:
+    """Apply store changes (`EventStore.changes_since`), in order, exactly as the writes that made them did:
+    event batches (events deleted since are gone from the store and skipped), item updates, deletions."""
+    for _, kind, key, data in changes:
+        if kind == "events":
+            first, last = json.loads(data)
+            apply_event_rows(state, store, store.events_between(first, last))
+        elif kind == "item":
+            apply_item(state, key, json.loads(data))
+        elif kind == "delete":
+            index = state.users.index(key)
+            if index >= 0:
+                forget_user(state, index)
+
+
+def apply_event_rows(state: ServingState, store: EventStore, rows: list[tuple[str, str, str, float]]) -> None:
+    """(user, item, event, timestamp) rows in arrival order: one live update per user, their events in order."""
+    groups: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for user, item, event, _ in rows:
+        groups[user][0].append(item)
+        groups[user][1].append(event)
+    for user, (items, names) in groups.items():
+        _apply_user_events(state, store, user, items, names)
+    if rows:
+        _saw(state, max(row[3] for row in rows))
+
+
+def _apply_user_events(state: ServingState, store: EventStore, user: str, items: list[str], names: list[str]) -> int:
+    """One user's stored events (item ids, event names, oldest first) into the state; returns how many applied."""
+    indices = state.catalog.index_of(items)
+    known = indices >= 0  # a swapped-in model may lack items of old events
+    names = [name for name, k in zip(names, known.tolist(), strict=True) if k]
+    apply_events(state, user, indices[known], names, segment_of(state, store.profile(user)))
+    return int(known.sum())
+
+
+def _saw(state: ServingState, timestamp: float) -> None:
+    state.last_event = timestamp if state.last_event is None else max(state.last_event, timestamp)
