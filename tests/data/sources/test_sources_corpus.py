@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,18 @@ def events(name: str, **kwargs: Any) -> Callable[[Path], object]:
 
 def movielens(folder: str) -> Callable[[Path], object]:
     return lambda root: load_movielens(root / folder)
+
+
+def movielens_written(files: dict[str, str]) -> Callable[[Path], object]:
+    """A MovieLens folder written at test time (the project tracks no `.dat` data files, even broken ones)."""
+
+    def load(root: Path) -> object:
+        with tempfile.TemporaryDirectory() as folder:
+            for name, text in files.items():
+                (Path(folder) / name).write_text(text)
+            return load_movielens(Path(folder))
+
+    return load
 
 
 def ncf(folder: str) -> Callable[[Path], object]:
@@ -161,7 +174,12 @@ CASES: list[tuple[str, Callable[[Path], object], str, int | None, str | None, li
     ("u.data bad timestamp", movielens("ml100k_bad_timestamp"), "u.data", 3, "timestamp", ["'87888x116'"]),
     (
         "users.dat age code",
-        movielens("ml1m_bad_age_code"),
+        movielens_written(
+            {
+                "ratings.dat": "1::1193::5::978300760\n2::661::3::978302109\n",
+                "users.dat": "1::F::1::10::48067\n2::M::7::16::70072\n",
+            }
+        ),
         "users.dat",
         2,
         "age",
