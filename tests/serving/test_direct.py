@@ -18,7 +18,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from shoprec.serving.app import _invalid_request
 from shoprec.serving.routers.deps import UserId
-from shoprec.serving.routers.direct import authorized, json_response, openapi_request, path_value, query_model
+from shoprec.serving.routers.direct import authorized, openapi_request, path_value, query_model
 from shoprec.serving.schemas import MAX_N, ListQuery
 from shoprec.serving.security import API_KEY_SCHEME, ApiKeys, Role, require
 
@@ -40,7 +40,8 @@ def make_app() -> FastAPI:
     async def echo(request: Request) -> Response:
         authorized(request, Role.READ)
         user = path_value(request, "user_id", _USER_ID)
-        return json_response(Echo(user=user, query=query_model(ListQuery, request)))
+        echo = Echo(user=user, query=query_model(ListQuery, request))
+        return Response(echo.model_dump_json(), media_type="application/json")
 
     @app.get("/declared/{user_id}", dependencies=[Depends(require(Role.READ))])
     async def declared(user_id: UserId, query: Annotated[ListQuery, Query()]) -> Echo:

@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from shoprec import __version__
 from shoprec.exceptions import ArtifactError, ConfigError, DataError, NotFoundError, ShoprecError
+from shoprec.serving.fast_path import ShoprecAPI
 from shoprec.serving.metrics import HttpMetrics, MetricsMiddleware
 from shoprec.serving.routers import ROUTERS
 from shoprec.serving.security import ApiKeys, BodyLimit, warn_if_open
@@ -45,10 +46,10 @@ class ServerSettings:
         return cls(api_keys=ApiKeys.from_env(env), max_body_bytes=int(raw))
 
 
-def create_app(service: RecommendationService, settings: ServerSettings | None = None) -> FastAPI:
+def create_app(service: RecommendationService, settings: ServerSettings | None = None) -> ShoprecAPI:
     """An app serving `service`; the caller owns the service (opens and closes it)."""
     settings = settings or ServerSettings()
-    app = FastAPI(
+    app = ShoprecAPI(
         title="shoprec",
         version=__version__,
         description="Recommendations, similar items, live events, audiences and deletion for an online shop.",

@@ -125,14 +125,15 @@ class ColdStart:
         items = np.atleast_1d(np.asarray(items, dtype=np.int64))
         if len(items) and (items.min() < 0 or items.max() >= self._n):
             raise DataError(f"item index out of range 0..{self._n - 1}: {items.tolist()[:10]}")
-        counts = np.bincount(items, minlength=self._n).astype(np.float64)
-        self._counts[: self._n, 0] += counts
+        # only the rows of the events' items: a whole-catalog count column per event cost ~4 ms at 1M items
+        rows, counts = np.unique(items, return_counts=True)
+        self._counts[rows, 0] += counts
         if segment is None:
             return
         if segment not in self.segments:
             self.segments.append(segment)
             self._counts = np.pad(self._counts, ((0, 0), (0, 1)))
-        self._counts[: self._n, 1 + self.segments.index(segment)] += counts
+        self._counts[rows, 1 + self.segments.index(segment)] += counts
 
     def grow(self, n_items: int, categories: np.ndarray | None = None) -> None:
         """Make room for items n_items_before..n_items-1 (no counts yet), with their category codes (-1 unknown)."""

@@ -25,7 +25,7 @@ def because(catalog: Catalog, vectors: np.ndarray, items: np.ndarray, history: n
 
     vectors: (n_items, d) item vectors; items: (k,) recommended; history: (h,) oldest first.
     """
-    recent = np.unique(history[-RECENT:])
+    recent = history[-RECENT:]  # repeats are harmless: argmax picks the first of equal columns
     if len(recent) == 0:
         return ["recommended for you"] * len(items)
     past = vectors[recent]

@@ -57,6 +57,9 @@ def exclusion_pairs(exclude: list[np.ndarray] | None) -> Pairs:
     """Per-query exclusion lists flattened to (query row, item) pairs."""
     if not exclude:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if len(exclude) == 1:  # one query (a served request): no concatenation needed
+        items = np.asarray(exclude[0], dtype=np.int64)
+        return np.zeros(len(items), np.int64), items
     lengths = np.array([len(e) for e in exclude], dtype=np.int64)
     items = np.concatenate(exclude).astype(np.int64, copy=False) if lengths.sum() else np.zeros(0, np.int64)
     return np.repeat(np.arange(len(exclude)), lengths), items
@@ -73,11 +76,14 @@ def rows_of(pairs: Pairs, rows: np.ndarray) -> Pairs:
 
 def drop_excluded(ids: np.ndarray, scores: np.ndarray, pairs: Pairs, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(b, m) results, best first, without each row's excluded items: the rest move up in order and the freed
-    places at the end hold -1 / -inf. One binary search over the sorted (row, item) keys: exclusion lists of
-    a few items cost microseconds, not the set machinery of `np.isin`."""
-    keys = np.sort(pairs[0] * n + pairs[1])
-    if len(keys) == 0:
+    places at the end hold -1 / -inf. One row (a served request) is filtered through a set of its excluded
+    items: a few microseconds, where each numpy call on such tiny arrays costs about one. Several rows take one
+    binary search over the sorted (row, item) keys."""
+    if len(pairs[1]) == 0:
         return ids, scores
+    if len(ids) == 1:
+        return _drop_from_row(ids, scores, set(pairs[1][pairs[0] == 0].tolist()))
+    keys = np.sort(pairs[0] * n + pairs[1])
     found = (np.arange(len(ids))[:, None] * n + ids).reshape(-1)
     hit = (keys[np.searchsorted(keys, found).clip(max=len(keys) - 1)] == found).reshape(ids.shape) & (ids >= 0)
     if not hit.any():
@@ -88,6 +94,17 @@ def drop_excluded(ids: np.ndarray, scores: np.ndarray, pairs: Pairs, n: int) -> 
     dropped = np.sort(hit, axis=1)
     ids[dropped], scores[dropped] = -1, -np.inf
     return ids, scores
+
+
+def _drop_from_row(ids: np.ndarray, scores: np.ndarray, excluded: set[int]) -> tuple[np.ndarray, np.ndarray]:
+    """`drop_excluded` for (1, m) results."""
+    kept = [j for j, item in enumerate(ids[0].tolist()) if item < 0 or item not in excluded]
+    if len(kept) == ids.shape[1]:
+        return ids, scores
+    out_ids = np.full(ids.shape, -1, dtype=ids.dtype)
+    out_scores = np.full(scores.shape, -np.inf, dtype=scores.dtype)
+    out_ids[0, : len(kept)], out_scores[0, : len(kept)] = ids[0, kept], scores[0, kept]
+    return out_ids, out_scores
 
 
 def pad_rows(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -128,7 +128,8 @@ class LiveUsers:
         self.encoder = encoder or history_encoder(model)
         self.n_items = model.n_items_
         self._n_trained = model.n_users_
-        self._train_indptr, self._train_items = training_histories(model)
+        indptr, items = training_histories(model)
+        self._train_indptr, self._train_items = indptr, items.astype(np.int64, copy=False)
         active = np.diff(self._train_indptr) > 0
         vectors = np.array(model.user_vectors(), dtype=np.float32)  # a copy: some models return views
         vectors[~active] = 0.0
@@ -164,7 +165,10 @@ class LiveUsers:
         return self._vectors[: self._n]
 
     def history(self, user: int) -> np.ndarray:
-        """Item indices of the user, oldest first: training history (unless forgotten) then live events."""
+        """Item indices of the user, oldest first: training history (unless forgotten) then live events.
+        Not to be written to (for a user without live events it is the training history itself)."""
+        if user not in self._live:
+            return self._train_history(user)
         return self._history(user)[0]
 
     # ---------------------------------------------------------------- writes
@@ -214,14 +218,16 @@ class LiveUsers:
     # --------------------------------------------------------------- helpers
     def _history(self, user: int) -> tuple[np.ndarray, np.ndarray]:
         """(items, weights) oldest first; training items weigh 1 (the model keeps no event types)."""
-        if user < self._n_trained and not self._train_dropped[user]:
-            train = self._train_items[self._train_indptr[user] : self._train_indptr[user + 1]]
-        else:
-            train = np.zeros(0, dtype=np.int64)
+        train = self._train_history(user)
         live_items, live_weights = self._live.get(user, ([], []))
         items = np.concatenate([train, np.asarray(live_items, dtype=np.int64)])
         weights = np.concatenate([np.ones(len(train), np.float32), np.asarray(live_weights, np.float32)])
         return items, weights
+
+    def _train_history(self, user: int) -> np.ndarray:
+        if user < self._n_trained and not self._train_dropped[user]:
+            return self._train_items[self._train_indptr[user] : self._train_indptr[user + 1]]
+        return np.zeros(0, dtype=np.int64)
 
     def _encoder_user(self, user: int) -> int:
         """The model's own index for trained users it may still use (ids, features), else -1 (a new user)."""

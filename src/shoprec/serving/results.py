@@ -9,22 +9,26 @@ from shoprec.exceptions import ConfigError
 
 @dataclass(frozen=True)
 class Recommended:
-    """One recommended item with a short human reason ("because you viewed X")."""
+    """One recommended item with a short human reason ("because you viewed X").
+
+    Fields in the order of the HTTP schema (`schemas.RecommendedItem`), which serialises these directly."""
 
     item: str
     score: float
+    title: str | None
     reason: str
-    title: str | None = None
 
 
 @dataclass(frozen=True)
 class RecommendationList:
-    """A user's list; `source` says whether it came from their vector ("personal") or "cold_start"."""
+    """A user's list; `source` says whether it came from their vector ("personal") or "cold_start".
+
+    Fields in the order of the HTTP schema (`schemas.Recommendations`), which serialises these directly."""
 
     user: str
     source: str
-    items: list[Recommended]
     version: str
+    items: list[Recommended]
 
 
 @dataclass(frozen=True)

@@ -8,42 +8,65 @@ Writers are preferred, so a stream of reads cannot starve an ingest.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 
 class ReadWriteLock:
-    """Many readers or one writer at a time; a waiting writer blocks new readers."""
+    """Many readers or one writer at a time; a waiting writer blocks new readers.
+
+    `read()` and `write()` return reusable context managers (no generator per use: every request takes the
+    read side twice, and `contextlib.contextmanager` cost more than the lock itself)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._readers = 0
         self._writing = False
         self._writers_waiting = 0
+        self._read = _Held(self._acquire_read, self._release_read)
+        self._write = _Held(self._acquire_write, self._release_write)
 
-    @contextmanager
-    def read(self) -> Iterator[None]:
+    def read(self) -> _Held:
+        return self._read
+
+    def write(self) -> _Held:
+        return self._write
+
+    def _acquire_read(self) -> None:
         with self._cond:
-            self._cond.wait_for(lambda: not self._writing and not self._writers_waiting)
+            while self._writing or self._writers_waiting:
+                self._cond.wait()
             self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if self._readers == 0:
-                    self._cond.notify_all()
 
-    @contextmanager
-    def write(self) -> Iterator[None]:
+    def _release_read(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            if self._readers == 0:
+                self._cond.notify_all()
+
+    def _acquire_write(self) -> None:
         with self._cond:
             self._writers_waiting += 1
-            self._cond.wait_for(lambda: not self._writing and self._readers == 0)
+            while self._writing or self._readers:
+                self._cond.wait()
             self._writers_waiting -= 1
             self._writing = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writing = False
-                self._cond.notify_all()
+
+    def _release_write(self) -> None:
+        with self._cond:
+            self._writing = False
+            self._cond.notify_all()
+
+
+class _Held:
+    """`with` support for one side of the lock."""
+
+    __slots__ = ("_acquire", "_release")
+
+    def __init__(self, acquire: Callable[[], None], release: Callable[[], None]) -> None:
+        self._acquire, self._release = acquire, release
+
+    def __enter__(self) -> None:
+        self._acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._release()

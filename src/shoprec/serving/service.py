@@ -82,15 +82,16 @@ class RecommendationService:
             state = self._state
             user = state.users.index(user_id)
             vector = state.live.vector(user) if user >= 0 else None
+            history = state.live.history(user) if user >= 0 else np.zeros(0, np.int64)
             spec = ListSpec(
                 n=n,
                 allowed=state.catalog.mask(filters),
-                exclude=_exclusions(state, user),
+                exclude=_exclusions(state, user, history),
                 steps=request_steps(state.steps, diversity, long_tail),
             )
             if vector is not None:
                 items, scores = personal(state, user, vector, spec)
-                reasons = because(state.catalog, state.context.item_vectors, items, state.live.history(user))
+                reasons = because(state.catalog, state.context.item_vectors, items, history)
                 source = "personal"
             else:
                 profile = self._store.profile(user_id)
@@ -257,16 +258,19 @@ class RecommendationService:
         self.close()
 
 
-def _exclusions(state: ServingState, user: int) -> np.ndarray:
-    """Items never to show this user: their history and the new items they saw (exclude_seen) and their
+def _exclusions(state: ServingState, user: int, history: np.ndarray) -> np.ndarray:
+    """Items never to show this user: their `history` and the new items they saw (exclude_seen) and their
     purchases (exclude_purchased); all held in memory (`exclusions`), so no store query per request."""
     if user < 0:
-        return np.zeros(0, np.int64)
-    parts = [np.zeros(0, np.int64)]
+        return history
+    parts = []
     if state.config.exclude_seen:
-        parts += [state.live.history(user), state.seen_new_items.of(user)]
+        parts += [history, state.seen_new_items.of(user)]
     if state.config.exclude_purchased:
         parts.append(state.purchased.of(user))
+    parts = [part for part in parts if len(part)]
+    if len(parts) <= 1:  # most requests: one list, kept as it is (repeats are harmless to the search)
+        return parts[0] if parts else np.zeros(0, np.int64)
     return np.unique(np.concatenate(parts))
 
 

@@ -10,12 +10,12 @@ OpenAPI description (`openapi_extra`), so clients, docs and the schemathesis fuz
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from typing import Any, TypeVar, get_args, get_origin
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shoprec.serving.security import API_KEY_SCHEME, Role, authorize
@@ -36,16 +36,20 @@ def path_value(request: Request, name: str, adapter: TypeAdapter[str]) -> str:
 def query_model(model: type[Query], request: Request) -> Query:
     """The query string as `model` (list fields take every repeat of their parameter), else a 422 naming
     `query.<field>` exactly as FastAPI's own query models do."""
-    params = request.query_params
+    return query_from_pairs(model, request.query_params.multi_items())
+
+
+def query_from_pairs(model: type[Query], pairs: Iterable[tuple[str, str]]) -> Query:
+    """`query_model` over decoded (name, value) pairs: a list field takes every value, another field the last
+    (as Starlette's `QueryParams` does), unknown names are ignored."""
     lists = _list_fields(model)
-    known = (name for name in params if name in model.model_fields)
-    data = {name: params.getlist(name) if name in lists else params[name] for name in known}
+    data: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in lists:
+            data.setdefault(name, []).append(value)
+        elif name in model.model_fields:
+            data[name] = value
     return _validated(model.model_validate, data, "query")
-
-
-def json_response(body: BaseModel) -> Response:
-    """`body` serialised by pydantic straight to JSON (FastAPI would validate it once more first)."""
-    return Response(body.model_dump_json(), media_type="application/json")
 
 
 def openapi_request(*, path: dict[str, TypeAdapter[str]], query: type[BaseModel]) -> dict[str, Any]:
