@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -48,6 +49,38 @@ def top_items(server: Server, user: str, n: int = 10) -> list[str]:
 
 def test_the_server_runs_two_workers(server):
     assert len(server.children()) == 2
+
+
+def established_sockets(pid: int, port: int) -> int:
+    """How many established TCP connections on the server's `port` the process `pid` holds (from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd) if fd.is_symlink() else ""
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port, state, inode = int(fields[1].split(":")[1], 16), fields[3], fields[9]
+        count += local_port == port and state == "01" and inode in inodes
+    return count
+
+
+def test_a_burst_of_keep_alive_connections_is_spread_over_the_workers(server):
+    """Each worker listens on its own SO_REUSEPORT socket: connections opened together (as a load balancer or
+    the benchmark's client pool does) land on both, not all on whichever worker happened to be awake."""
+    port = int(server.url.rsplit(":", 1)[1])
+    connections = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(24)]
+    try:
+        for conn in connections:  # one request each, so every connection has been accepted by a worker
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+            assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        held = [established_sockets(pid, port) for pid in server.children()]
+    finally:
+        for conn in connections:
+            conn.close()
+    assert sum(held) == 24
+    assert min(held) >= 3  # by hash: fewer than 3 of 24 on one worker has probability < 1e-4
 
 
 def test_a_purchase_through_one_worker_is_excluded_by_every_worker(server, metrics_dir):

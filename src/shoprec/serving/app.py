@@ -1,7 +1,8 @@
 """The FastAPI app: routers, API keys, body-size limit, metrics and the error mapping — no logic of its own.
 
-Endpoints are sync (`def`), so the service's numpy/faiss work runs in uvicorn's thread pool and never blocks
-the event loop. shoprec's own errors become clear 4xx answers with a `detail` that names the field:
+Most endpoints are sync (`def`), so the service's numpy/faiss/SQLite work runs in uvicorn's thread pool and
+never blocks the event loop; recommendation requests, the hot path, are answered on the loop ahead of the
+framework (`fast_path`). shoprec's own errors become clear 4xx answers with a `detail` that names the field:
 NotFoundError -> 404, ConfigError/DataError -> 422, ArtifactError -> 409.
 """
 
@@ -98,7 +99,7 @@ def serve_pipeline(
     import uvicorn
 
     from shoprec.serving.pipeline import PipelineConfig
-    from shoprec.serving.workers import listening_socket, run_workers
+    from shoprec.serving.workers import listening_socket, run_workers, worker_socket
 
     settings = settings or ServerSettings.from_env()
     if workers > 1 and not HttpMetrics.shared_across_processes():
@@ -116,7 +117,7 @@ def serve_pipeline(
         else:
 
             def serve_one() -> None:  # in each worker, after the fork: its own app, metrics and event loop
-                uvicorn.Server(uvicorn.Config(create_app(service, settings), **options)).run([sock])
+                uvicorn.Server(uvicorn.Config(create_app(service, settings), **options)).run([worker_socket(sock)])
 
             run_workers(service, sock, workers, serve_one)
     finally:
