@@ -143,15 +143,25 @@ def start_server(toml: Path, port: int, timeout: float, workers: int) -> tuple[s
     raise RuntimeError(f"the server did not answer /health within {timeout:.0f} s")
 
 
-def run_load(port: int, users: np.ndarray, rate: float, requests: int, work: Path) -> dict:
-    """Open-loop GET /recommendations from a separate process (benchmarks.loadgen)."""
+def run_load(server: int, port: int, users: np.ndarray, rate: float, requests: int, work: Path) -> dict:
+    """Open-loop GET /recommendations from a separate process (benchmarks.loadgen), with the CPU time the
+    server's processes spent per request meanwhile (pid `server` and its workers)."""
     paths = work / "paths.txt"
     paths.write_text("".join(f"/recommendations/u{u}?n=10\n" for u in users))
     command = [sys.executable, "-m", "benchmarks.loadgen", "--port", str(port), "--paths", str(paths)]
     command += ["--rate", str(rate), "--requests", str(requests), "--api-key", READ_KEY]
-    before = cpu_ticks()
+    before, server_before = cpu_ticks(), server_cpu_seconds(server)
     out = subprocess.run(command, check=True, capture_output=True, text=True, timeout=requests / rate * 4 + 120)
-    return {**json.loads(out.stdout.strip().splitlines()[-1]), "steal_pct": steal_pct(before, cpu_ticks())}
+    cpu_us = (server_cpu_seconds(server) - server_before) / requests * 1e6
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return {**result, "server_cpu_us_per_request": round(cpu_us), "steal_pct": steal_pct(before, cpu_ticks())}
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the server process and its workers, from /proc (Linux)."""
+    pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    ticks = sum(sum(map(int, Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[11:13])) for p in pids)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_ticks() -> np.ndarray:
@@ -245,10 +255,10 @@ def serve_once(args: argparse.Namespace, toml: Path, run: int) -> dict:
     try:
         memory_idle = memory_mb(proc.pid)
         rng = np.random.default_rng(args.seed + run)
-        run_load(port, rng.integers(0, args.users, args.warmup), min(args.rates), args.warmup, args.work)
+        run_load(proc.pid, port, rng.integers(0, args.users, args.warmup), min(args.rates), args.warmup, args.work)
         counts = [max(1, round(rate * args.seconds)) for rate in args.rates]
         loads = [
-            run_load(port, rng.integers(0, args.users, count), rate, count, args.work)
+            run_load(proc.pid, port, rng.integers(0, args.users, count), rate, count, args.work)
             for rate, count in zip(args.rates, counts, strict=True)
         ]
         events = event_to_recommendation(port, rng.choice(args.users, args.events, replace=False))
@@ -304,6 +314,7 @@ def markdown(row: dict) -> str:
             f"| top-10 at {load['rate']:.0f} req/s offered: achieved rate, latency p50 / p99 | "
             f"{load['achieved_rps']:.0f} req/s, {load['p50_ms']:.2f} / {load['p99_ms']:.2f} ms "
             f"({load['requests']:,} requests, statuses {load['statuses']}, errors {load['errors']}; "
+            f"server CPU {load.get('server_cpu_us_per_request', float('nan')):.0f} us/request, "
             f"CPU steal {load.get('steal_pct', float('nan')):.1f}%) | "
             ">= 1,000 req/s, p99 < 10 ms |"
             for load in row["loads"]
