@@ -9,6 +9,7 @@
    due time): GET /recommendations/{user}?n=10 for random users at each of --rates requests/s, sustained
    for --seconds each (rate x seconds requests) after a warm-up; p50 / p99 and the achieved rate (below the
    offered rate when the server saturates, and then latency is queueing time).
+   New visitors (ids never seen, so cold-start lists) at --cold-rate requests/s for --seconds.
 4. Event -> next recommendation: POST a purchase of the user's current top item, then GET the user's list;
    the time from sending the event to receiving a list without that item (checked), --events times.
 5. ANN recall@10 of the served index settings against exact search, for 1,000 user vectors.
@@ -31,6 +32,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -143,11 +145,11 @@ def start_server(toml: Path, port: int, timeout: float, workers: int) -> tuple[s
     raise RuntimeError(f"the server did not answer /health within {timeout:.0f} s")
 
 
-def run_load(server: int, port: int, users: np.ndarray, rate: float, requests: int, work: Path) -> dict:
+def run_load(server: int, port: int, users: list[str], rate: float, requests: int, work: Path) -> dict:
     """Open-loop GET /recommendations from a separate process (benchmarks.loadgen), with the CPU time the
     server's processes spent per request meanwhile (pid `server` and its workers)."""
     paths = work / "paths.txt"
-    paths.write_text("".join(f"/recommendations/u{u}?n=10\n" for u in users))
+    paths.write_text("".join(f"/recommendations/{user}?n=10\n" for user in users))
     command = [sys.executable, "-m", "benchmarks.loadgen", "--port", str(port), "--paths", str(paths)]
     command += ["--rate", str(rate), "--requests", str(requests), "--api-key", READ_KEY]
     before, server_before = cpu_ticks(), server_cpu_seconds(server)
@@ -162,6 +164,11 @@ def server_cpu_seconds(pid: int) -> float:
     pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
     ticks = sum(sum(map(int, Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[11:13])) for p in pids)
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def known_users(rng: np.random.Generator, n_users: int, count: int) -> list[str]:
+    """`count` random ids of trained users (personal lists)."""
+    return [f"u{u}" for u in rng.integers(0, n_users, count).tolist()]
 
 
 def cpu_ticks() -> np.ndarray:
@@ -223,6 +230,7 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=1_000)
     parser.add_argument("--rates", type=float, nargs="+", default=[100.0, 1000.0, 1500.0])
     parser.add_argument("--seconds", type=float, default=10.0, help="how long each rate is sustained")
+    parser.add_argument("--cold-rate", type=float, default=50.0, help="req/s of new visitors (cold-start lists)")
     parser.add_argument("--warmup", type=int, default=2_000)
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--nprobe", type=int, default=None, help="IVF lists probed (default: the index's)")
@@ -255,12 +263,14 @@ def serve_once(args: argparse.Namespace, toml: Path, run: int) -> dict:
     try:
         memory_idle = memory_mb(proc.pid)
         rng = np.random.default_rng(args.seed + run)
-        run_load(proc.pid, port, rng.integers(0, args.users, args.warmup), min(args.rates), args.warmup, args.work)
+        run_load(proc.pid, port, known_users(rng, args.users, args.warmup), min(args.rates), args.warmup, args.work)
         counts = [max(1, round(rate * args.seconds)) for rate in args.rates]
         loads = [
-            run_load(proc.pid, port, rng.integers(0, args.users, count), rate, count, args.work)
+            run_load(proc.pid, port, known_users(rng, args.users, count), rate, count, args.work)
             for rate, count in zip(args.rates, counts, strict=True)
         ]
+        visitors = [f"visitor-{run}-{i}" for i in range(max(1, round(args.cold_rate * args.seconds)))]
+        cold = run_load(proc.pid, port, visitors, args.cold_rate, len(visitors), args.work)
         events = event_to_recommendation(port, rng.choice(args.users, args.events, replace=False))
         memory_after = memory_mb(proc.pid)
     finally:
@@ -282,6 +292,7 @@ def serve_once(args: argparse.Namespace, toml: Path, run: int) -> dict:
         "rss_after_mb": memory_after["rss"],
         "peak_rss_mb": memory_after["peak"],
         "loads": [{"rate": r, **load} for r, load in zip(args.rates, loads, strict=True)],
+        "cold_start": {"rate": args.cold_rate, **cold},
         **events,
         "cpus": os.cpu_count(),
     }
@@ -296,10 +307,12 @@ def median_row(rows: list[dict]) -> dict:
         middle = float(np.median(values))
         return int(middle) if middle.is_integer() and all(isinstance(v, int) for v in values) else middle
 
-    out = {k: median([r[k] for r in rows]) for k in rows[0] if k != "loads"}
-    out["loads"] = [
-        {k: median([r["loads"][i][k] for r in rows]) for k in rows[0]["loads"][i]} for i in range(len(rows[0]["loads"]))
-    ]
+    def load_median(pick: Callable[[dict], dict]) -> dict:
+        return {k: median([pick(r)[k] for r in rows]) for k in pick(rows[0])}
+
+    out = {k: median([r[k] for r in rows]) for k in rows[0] if k not in ("loads", "cold_start")}
+    out["loads"] = [load_median(lambda r, i=i: r["loads"][i]) for i in range(len(rows[0]["loads"]))]
+    out["cold_start"] = load_median(lambda r: r["cold_start"])
     return out
 
 
@@ -319,6 +332,10 @@ def markdown(row: dict) -> str:
             ">= 1,000 req/s, p99 < 10 ms |"
             for load in row["loads"]
         ),
+        f"| new visitors (cold-start lists) at {row['cold_start']['rate']:.0f} req/s: achieved rate, p50 / p99 | "
+        f"{row['cold_start']['achieved_rps']:.0f} req/s, {row['cold_start']['p50_ms']:.2f} / "
+        f"{row['cold_start']['p99_ms']:.2f} ms (server CPU {row['cold_start']['server_cpu_us_per_request']:.0f} "
+        "us/request) | — |",
         f"| event -> next recommendation p50 / p99 | {row['event_to_rec_p50_ms']:.1f} / "
         f"{row['event_to_rec_p99_ms']:.1f} ms ({row['stale_after_event']} stale of {row['events']}) | < 50 ms |",
         f"| ANN recall@10 ({row['index_kind']}, nlist {row['nlist']}, nprobe {row.get('index_nprobe')}) | "

@@ -47,3 +47,19 @@ def test_every_value_maps_back_to_itself(values):
     vocab, codes = Vocabulary.from_values(np.array(values, dtype=object))
     assert vocab.external(codes).tolist() == [str(v) for v in values]
     assert vocab.index(values).tolist() == codes.tolist()
+
+
+def test_index_of_ids_longer_or_shorter_than_every_stored_id():
+    vocab = Vocabulary(np.array(["u1", "u22", "u333"]))
+    assert [vocab.index_of(k) for k in ("u333", "u3333", "visitor-12345", "u", "", "u22")] == [2, -1, -1, -1, -1, 1]
+    assert Vocabulary(np.array([], dtype=str)).index_of("anything") == UNKNOWN
+
+
+@given(
+    st.lists(st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1, max_size=6), min_size=1, max_size=40),
+    st.lists(st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=0, max_size=9), max_size=20),
+)
+def test_index_of_agrees_with_index_for_any_lookup(values, lookups):
+    vocab, _ = Vocabulary.from_values(np.array(values, dtype=object))
+    for key in [*values, *lookups]:
+        assert vocab.index_of(key) == int(vocab.index([key])[0])

@@ -31,6 +31,7 @@ class Vocabulary:
     ids: np.ndarray  # (n,) unicode strings
     _sorted: np.ndarray = field(init=False, repr=False)
     _perm: np.ndarray = field(init=False, repr=False)
+    _width: int = field(init=False, repr=False)  # characters of the longest id (the unicode dtype's width)
 
     def __post_init__(self) -> None:
         ids = _as_str_array(self.ids)
@@ -44,6 +45,7 @@ class Vocabulary:
         object.__setattr__(self, "ids", ids)
         object.__setattr__(self, "_sorted", sorted_ids)
         object.__setattr__(self, "_perm", perm.astype(np.int64))
+        object.__setattr__(self, "_width", sorted_ids.dtype.itemsize // np.dtype("U1").itemsize)
 
     @classmethod
     def from_values(cls, values: Iterable[object] | np.ndarray) -> tuple[Vocabulary, np.ndarray]:
@@ -79,6 +81,8 @@ class Vocabulary:
     def index_of(self, external_id: object) -> int:
         """Dense index of one external id, or `UNKNOWN` (one binary search, no arrays: serving calls it per request)."""
         key = str(external_id)
+        if len(key) > self._width:  # longer than every id: searching would widen (copy) the whole sorted array
+            return UNKNOWN
         pos = int(np.searchsorted(self._sorted, key))
         if pos < len(self._sorted) and self._sorted[pos] == key:
             return int(self._perm[pos])
