@@ -152,3 +152,28 @@ def test_non_categorical_segment_field_is_refused() -> None:
     )
     with pytest.raises(DataError, match="segment"):
         ColdStart.from_dataset(bad)
+
+
+def test_ranked_is_the_top_of_the_scores_best_first_ties_by_index(monkeypatch) -> None:
+    cold = ColdStart.from_dataset(tiny_shop(), prior=2.0)
+    items, scores = cold.ranked()  # global counts [2, 2, 1, 2]: three tied, lower index first
+    assert items.tolist() == [0, 1, 3, 2]
+    np.testing.assert_allclose(scores, cold.scores()[[0, 1, 3, 2]])
+    assert cold.ranked({"segment": "premium"})[0].tolist()[:2] == [3, 2]  # own [0, 0, 1, 1] + global
+    assert cold.ranked(context_category="b")[0].tolist()[0] == 2  # the context's item first
+    monkeypatch.setattr("shoprec.serving.coldstart.RANKED", 2)
+    assert ColdStart.from_dataset(tiny_shop(), prior=2.0).ranked()[0].tolist() == [0, 1]
+
+
+def test_ranked_lists_are_reused_for_refresh_seconds_and_reset_by_new_items() -> None:
+    cached = ColdStart.from_dataset(tiny_shop(), prior=2.0)  # refresh 1 s
+    fresh = ColdStart.from_dataset(tiny_shop(), prior=2.0)
+    fresh.refresh_seconds = 0.0
+    before = cached.ranked()[0].tolist()
+    for cold in (cached, fresh):
+        cold.observe(np.array([2, 2, 2]))  # item 2 becomes the most popular
+    assert cached.ranked()[0].tolist() == before  # at most refresh_seconds old
+    assert fresh.ranked()[0].tolist()[0] == 2
+    cached.grow(5, np.array([0]))
+    cached.observe(np.array([4] * 9))
+    assert cached.ranked()[0].tolist()[:2] == [4, 2]  # growing resets the cache: the new counts show

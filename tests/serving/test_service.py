@@ -384,3 +384,16 @@ def test_an_ivf_index_is_calibrated_on_the_models_users_unless_nprobe_is_fixed(c
     fixed = replace(config, index={"exact_below": 1, "nlist": 4, "nprobe": 3})
     with RecommendationService.open(fixed) as service:
         assert service.stats()["index_nprobe"] == 3 and "index_calibration_recall" not in service.stats()
+
+
+def test_a_filtered_cold_start_list_beyond_the_ranking_comes_from_every_item(service, shared, catalog, monkeypatch):
+    """With a ranking of 3 items a one-category filter leaves too few: the list is ranked over every item."""
+    monkeypatch.setattr("shoprec.serving.coldstart.RANKED", 3)
+    coldstart = ColdStart.load(shared.bundle / "coldstart")
+    name = catalog.category_names[1]
+    result = service.recommend("filtered-visitor", 5, filters=ItemFilter(categories=[name]))
+    assert result.source == "cold_start" and len(result.items) == 5
+    in_category = np.flatnonzero(catalog.category[: coldstart.n_items] == 1)
+    best = np.sort(coldstart.scores()[in_category])[::-1][:5]
+    np.testing.assert_allclose([r.score for r in result.items], best, rtol=1e-6)
+    assert all(catalog.category[catalog.index_of([i])[0]] == 1 for i in ids(result))

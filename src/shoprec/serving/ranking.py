@@ -7,6 +7,7 @@ same re-rank steps (the pipeline's, with the request's diversity / long-tail kno
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,13 +60,23 @@ def personal(state: ServingState, user: int, vector: np.ndarray, spec: ListSpec)
     return finish(state, items, scores, spec)
 
 
-def cold_start(state: ServingState, scores: np.ndarray, spec: ListSpec) -> tuple[np.ndarray, np.ndarray]:
-    """(items, scores) from cold-start popularity scores (n_items,), with the same filters and exclusions."""
-    masked = torch.from_numpy(np.array(scores, dtype=np.float32)[None, :])
+def cold_start(
+    state: ServingState, ranked: tuple[np.ndarray, np.ndarray], spec: ListSpec, all_scores: Callable[[], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(items, scores) from a cold-start ranking (`ColdStart.ranked`: the best items, best first), with the same
+    filters and exclusions; when those leave fewer than the list needs, from every item's score (`all_scores`)."""
+    want = spec.n * state.config.overfetch if spec.steps else spec.n
+    items, scores = ranked
+    keep = np.ones(len(items), bool) if spec.allowed is None else spec.allowed[items]
+    if len(spec.exclude):
+        keep &= ~np.isin(items, spec.exclude)
+    if np.count_nonzero(keep) >= want:
+        return finish(state, items[keep][None, :want], scores[keep][None, :want], spec)
+    masked = torch.from_numpy(np.array(all_scores(), dtype=np.float32)[None, :])
     if spec.allowed is not None:
         masked[0, torch.from_numpy(~spec.allowed)] = -torch.inf
     masked[0, torch.from_numpy(spec.exclude)] = -torch.inf
-    items, top = top_n(masked, spec.n * state.config.overfetch if spec.steps else spec.n)
+    items, top = top_n(masked, want)
     return finish(state, items, top, spec)
 
 

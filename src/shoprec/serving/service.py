@@ -95,8 +95,9 @@ class RecommendationService:
                 source = "personal"
             else:
                 profile = self._store.profile(user_id)
-                popular = state.coldstart.scores(profile, context_category)
-                items, scores = cold_start(state, popular, spec)
+                coldstart = state.coldstart
+                ranked = coldstart.ranked(profile, context_category)
+                items, scores = cold_start(state, ranked, spec, lambda: coldstart.scores(profile, context_category))
                 reasons = [popular_reason(segment_of(state, profile), context_category)] * len(items)
                 source = "cold_start"
             listed = _listed(state, items, scores, reasons)
