@@ -25,7 +25,7 @@ from tests.serving.server import free_port
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "quickstart-your-data.md"
 EXPORT = "shoprec datasets export synthetic-shop --out shop/"
-BUDGET_S = 150.0  # hard bound per run; measured well under half of it on an idle 2-core machine
+BUDGET_S = 240.0  # hard bound per run (a shared, loaded machine); see the report for measured times
 
 
 def bash_blocks(text: str) -> list[str]:

@@ -32,7 +32,7 @@ def compare(
     with report_errors():
         names = [m.strip() for m in models.split(",") if m.strip()]
         base = ExperimentSpec(data=data, model=names[0], split=split, protocol=protocol, seed=seed)
-        settle_data(base, columns, event_weights)
+        settle_data(base.data, base.data_options, columns, event_weights)
         split_data = prepare_split(base)
         rows = []
         for name in names:

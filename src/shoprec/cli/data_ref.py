@@ -7,14 +7,12 @@ override it, and written into the spec so the run records exactly what was used.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
 from shoprec.cli.console import console
-
-if TYPE_CHECKING:
-    from shoprec.experiment import ExperimentSpec
+from shoprec.exceptions import ConfigError
 
 DATA_HELP = "Data set name (`shoprec datasets list`) or a path: a file, or a folder with events.* [items.*, users.*]."
 COLUMNS_HELP = "For a path: role=column pairs, e.g. user=customer,item=sku,event=action,time=ts[,weight=w]."
@@ -41,17 +39,17 @@ def data_overrides(columns: str | None, event_weights: str | None) -> dict[str, 
     return options
 
 
-def settle_data(spec: ExperimentSpec, columns: str | None = None, event_weights: str | None = None) -> None:
-    """Merge the flags into `spec.data_options`; for a path, resolve and print the mapping and fix it in the spec."""
+def settle_data(reference: str, options: dict[str, Any], columns: str | None, event_weights: str | None) -> None:
+    """Merge the flags into a spec's data `options`; for a path, resolve and print the mapping and fix it there."""
     from shoprec.data.sources.local import check_options, is_path_reference, resolve_source
 
     overrides = data_overrides(columns, event_weights)
-    if overrides and not is_path_reference(spec.data):
-        raise typer.BadParameter(f"--columns and --event-weights apply to a path, not to the data set {spec.data!r}")
-    spec.data_options.update(overrides)
-    if not is_path_reference(spec.data):
+    if overrides and not is_path_reference(reference):
+        raise ConfigError(f"--columns and --event-weights apply to a path, not to the data set {reference!r}")
+    options.update(overrides)
+    if not is_path_reference(reference):
         return
-    check_options(spec.data, spec.data_options)
-    source = resolve_source(spec.data, **spec.data_options)
+    check_options(reference, options)
+    source = resolve_source(reference, **options)
     console.print(source.describe(), highlight=False, soft_wrap=True)
-    spec.data_options.update({"columns": source.mapping(), "event_weights": source.event_weights})
+    options.update({"columns": source.mapping(), "event_weights": source.event_weights})

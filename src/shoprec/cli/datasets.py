@@ -44,14 +44,14 @@ def info_cmd(
     from shoprec.cli.profile_view import print_profile
     from shoprec.data.dataset import Split
     from shoprec.data.profile import profile_dataset
-    from shoprec.experiment import ExperimentSpec, load_data
+    from shoprec.data.sources.local import resolve_data
 
     with report_errors():
-        spec = ExperimentSpec(data=name, model="popularity")
-        settle_data(spec, columns, event_weights)
+        options: dict[str, object] = {}
+        settle_data(name, options, columns, event_weights)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            data = load_data(spec)
+            data = resolve_data(name, **options)
         summary = _summary(name)
         if isinstance(data, Split):
             summary.update({"presplit": True, "train": data.train.describe(), "test": data.test.describe()})

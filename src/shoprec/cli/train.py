@@ -49,7 +49,7 @@ def train(
             spec = ExperimentSpec.from_dict({k: v for k, v in overrides.items() if v is not None})
         spec.params.update(parse_params(param))
         spec.validate()
-        settle_data(spec, columns, event_weights)
+        settle_data(spec.data, spec.data_options, columns, event_weights)
         options = TrainOptions.from_env(threads=threads, device=device, progress=progress)
         with console.status(f"loading {spec.data} and splitting ({spec.split})"):
             split_data = prepare_split(spec)

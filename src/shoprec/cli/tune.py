@@ -39,7 +39,7 @@ def tune(
         spec, settings = read_tune_file(spec_file, trials=trials, timeout_minutes=timeout_minutes)
         if data is not None:
             spec.data, spec.data_options = data, {}
-        settle_data(spec, columns, event_weights)
+        settle_data(spec.data, spec.data_options, columns, event_weights)
         optuna = import_optuna()
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial below instead
         options = TrainOptions.from_env(threads=threads, device=device, progress=False)
