@@ -83,7 +83,7 @@ def test_a_toml_data_path_with_columns_and_weights(shop: Path, tmp_path: Path) -
     [
         (["--columns", "item=sku"], ["events.csv", "item=sku: no such column", "['user_id', 'item_id', 'event_type'"]),
         (["--columns", "user=user_id,item=user_id"], ["column 'user_id' given two roles (user, item)"]),
-        (["--event-weights", "view=1,purchase=5"], ["column 'event_type'", "unknown event type 'cart'"]),
+        (["--event-weights", "view=1,purchase=5"], ["column 'event_type'", "'cart'", "with --event-weights (TOML"]),
         (["--columns", "item"], ["--columns: expected key=value pairs"]),
     ],
 )
@@ -100,3 +100,17 @@ def test_a_missing_path_or_mapping_flags_on_a_registered_set_are_one_line_errors
     assert "unknown data set 'events.csv': not a registered name" in out and "no such file or folder" in out
     out = cli("datasets", "info", "synthetic-shop", "--columns", "user=u", code=2)
     assert "apply to a path, not to the data set 'synthetic-shop'" in out
+
+
+def test_a_run_from_own_event_types_serves_with_the_same_weights(tmp_path: Path) -> None:
+    from shoprec.serving.pipeline import PipelineConfig, write_pipeline
+
+    log = tmp_path / "clicks.csv"
+    rows = [f"u{u},i{(u * 7 + k) % 12},{'order' if k % 4 == 0 else 'click'},{1700000000 + 60 * (u * 9 + k)}"
+            for u in range(20) for k in range(9)]  # fmt: skip
+    log.write_text("visitor_id,product_id,action,ts\n" + "\n".join(rows) + "\n")
+    run = tmp_path / "run"
+    cli("train", "--data", log, "--event-weights", "click=1,order=4", "--model", "ials", "--param", "epochs=2",
+        "--param", "embedding_size=8", "--split", "temporal", "--out", run, "--no-progress")  # fmt: skip
+    pipeline = PipelineConfig.from_toml(write_pipeline(run, tmp_path / "pipeline"))
+    assert pipeline.event_weights == {"click": 1.0, "order": 4.0}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
+
 from shoprec.cli.console import stdout
 
 
@@ -41,8 +43,8 @@ def print_profile(profile: dict[str, Any]) -> None:
         mix = ", ".join(f"{t} {v['events']:,} ({v['share']:.1%})" for t, v in profile["event_types"].items())
         out(f"  event types: {mix}", highlight=False)
     for message in profile["warnings"]:
-        out(f"  [yellow]loader warning:[/] {message}", highlight=False)
+        out(f"  [yellow]loader warning:[/] {escape(message)}", highlight=False)
     split = profile["suggested_split"]
     out(f"  [bold]suggested split[/]: {split['method']} ({split['why']})", highlight=False)
     for flag in profile["flags"]:
-        out(f"  [red]will hurt:[/] {flag}", highlight=False)
+        out(f"  [red]will hurt:[/] {escape(flag)}", highlight=False)

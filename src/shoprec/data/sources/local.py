@@ -155,7 +155,7 @@ def load_local(
     except DataError as exc:
         if exc.column is None or exc.column != source.columns.event or "unknown event type" not in str(exc):
             raise
-        hint = f"give every type a weight with --event-weights (or [data.event_weights]); now {source.event_weights}"
+        hint = f"give every type a weight with --event-weights (TOML: data.event_weights); now {source.event_weights}"
         raise DataError(f"{str(exc).split(' (or pass')[0]}; {hint}") from None
     return replace(dataset, metadata={**dataset.metadata, DATA_SOURCE: source.record()})
 
