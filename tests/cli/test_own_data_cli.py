@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from shoprec.cli.main import app
 from shoprec.data.export import export_dataset
 from shoprec.data.synthetic import generate_shop
+from shoprec.experiment import ExperimentSpec
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*exact duplicate row")
 
@@ -114,3 +115,17 @@ def test_a_run_from_own_event_types_serves_with_the_same_weights(tmp_path: Path)
         "--param", "embedding_size=8", "--split", "temporal", "--out", run, "--no-progress")  # fmt: skip
     pipeline = PipelineConfig.from_toml(write_pipeline(run, tmp_path / "pipeline"))
     assert pipeline.event_weights == {"click": 1.0, "order": 4.0}
+
+
+def test_tune_data_flag_replaces_the_spec_data_and_best_toml_keeps_the_mapping(shop: Path, tmp_path: Path) -> None:
+    pytest.importorskip("optuna")
+    spec = tmp_path / "tune.toml"
+    spec.write_text(
+        '[data]\nname = "synthetic-shop"\nn_users = 10\n[split]\nmethod = "temporal"\n[model]\nname = "ials"\n'
+        'epochs = 1\n[tune]\nmetric = "ndcg@10"\ntrials = 1\n[tune.space]\nembedding_size = { choices = [4, 8] }\n'
+    )
+    out = cli("tune", spec, "--data", shop, "--columns", "user=user_id,item=item_id", "--out", tmp_path / "tuned")
+    assert "columns (time, event guessed from the header): user=user_id,item=item_id,time=ts,event=event_type" in out
+    best = ExperimentSpec.from_toml(tmp_path / "tuned" / "best.toml")
+    assert best.data == str(shop) and best.data_options["columns"]["time"] == "ts"
+    assert best.data_options["event_weights"] == {"view": 1.0, "cart": 3.0, "purchase": 5.0}

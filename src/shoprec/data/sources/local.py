@@ -88,10 +88,12 @@ class LocalSource:
 
     def describe(self) -> str:
         """One line: the mapping, and when guessed, how to override it."""
-        text = ",".join(f"{role}={column}" for role, column in self.mapping().items() if column)
+        present = {role: column for role, column in self.mapping().items() if column}
+        text = ",".join(f"{role}={column}" for role, column in present.items())
         if not self.guessed:
             return f"columns: {text}"
-        return f"columns (guessed from the header): {text}; override with --columns {text}"
+        which = "" if set(self.guessed) == set(present) else f"{', '.join(self.guessed)} "
+        return f"columns ({which}guessed from the header): {text}; override with --columns {text}"
 
     def record(self) -> dict[str, Any]:
         """What a run stores to find the same data again: path, checksum and size of each file, mapping, weights."""
