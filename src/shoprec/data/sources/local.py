@@ -92,7 +92,8 @@ class LocalSource:
         text = ",".join(f"{role}={column}" for role, column in present.items())
         if not self.guessed:
             return f"columns: {text}"
-        which = "" if set(self.guessed) == set(present) else f"{', '.join(self.guessed)} "
+        guessed = [role for role in present if role in self.guessed]
+        which = "" if len(guessed) == len(present) else f"{', '.join(guessed)} "
         return f"columns ({which}guessed from the header): {text}; override with --columns {text}"
 
     def record(self) -> dict[str, Any]:
