@@ -78,10 +78,13 @@ def run_quickstart(tmp_path: Path, fmt: str) -> list[str]:
                         ["bash", "-c", f"exec {script} --log-level warning"], cwd=tmp_path, env=env, stdout=sink,
                         stderr=subprocess.STDOUT,
                     )  # fmt: skip
+                started = time.monotonic()
                 _wait_healthy(server, f"http://127.0.0.1:{port}", log, deadline)
+                print(f"{time.monotonic() - started:6.1f}s  {script} (until /health answers)")
                 continue
             if "curl " in script and shutil.which("curl") is None:
                 pytest.skip("curl is not installed: the doc's HTTP steps use it")
+            started = time.monotonic()
             result = subprocess.run(
                 ["bash", "-e", "-o", "pipefail", "-c", script],
                 cwd=tmp_path,
@@ -90,6 +93,7 @@ def run_quickstart(tmp_path: Path, fmt: str) -> list[str]:
                 text=True,
                 timeout=max(deadline - time.monotonic(), 1),
             )
+            print(f"{time.monotonic() - started:6.1f}s  {script.splitlines()[-1][:100]}")  # shown with -s
             assert result.returncode == 0, f"{script}\nexit {result.returncode}\n{result.stderr[-3000:]}"
             assert "Traceback" not in result.stderr, result.stderr
             outputs.append(result.stdout)
