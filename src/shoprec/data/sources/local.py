@@ -24,7 +24,7 @@ import polars as pl
 
 from shoprec.data.dataset import DEFAULT_EVENT_WEIGHTS, Dataset, Split
 from shoprec.data.sources._jsonl import JSON_LINES_SUFFIXES, is_json_lines
-from shoprec.data.sources._text import SEPARATOR_NAMES
+from shoprec.data.sources._text import detect_separator
 from shoprec.data.sources.event_log import ColumnMapping, load_event_log
 from shoprec.exceptions import ConfigError, DataError
 
@@ -239,7 +239,7 @@ def read_header(path: Path) -> list[str]:
         if not isinstance(value, dict):
             raise DataError("expected a JSON object per line", path=path, line=1)
         return list(value)
-    separator = next((s for s in SEPARATOR_NAMES if s != " " and s in first), ",")
+    separator = detect_separator(first.encode(), path)  # as the loader will
     return [c.strip().strip('"') for c in first.split(separator)]
 
 
