@@ -33,6 +33,11 @@ def bash_blocks(text: str) -> list[str]:
     return [block.strip() for block in re.findall(r"^```bash\n(.*?)^```", text, flags=re.S | re.M)]
 
 
+def error_examples(text: str) -> list[tuple[str, str]]:
+    """(command, the error line the doc shows for it) from `$ command` / `error: ...` pairs in text blocks."""
+    return re.findall(r"^\$ (shoprec .+)\n(error: .+)$", text, flags=re.M)
+
+
 def _environment(tmp_path: Path) -> dict[str, str]:
     shim = tmp_path / "bin" / "shoprec"
     shim.parent.mkdir()
@@ -102,7 +107,18 @@ def run_quickstart(tmp_path: Path, fmt: str) -> list[str]:
             server.terminate()
             server.wait(timeout=20)
     assert server is not None, "the quickstart must start a server"
+    if fmt == "csv":  # the messages name events.csv and its lines
+        _check_error_examples(tmp_path, env)
     return outputs
+
+
+def _check_error_examples(tmp_path: Path, env: dict[str, str]) -> None:
+    examples = error_examples(DOC.read_text())
+    assert len(examples) >= 3
+    for command, shown in examples:
+        result = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert result.returncode == 2 and errors == [shown], f"{command}\n{result.stderr}"
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
