@@ -8,9 +8,12 @@ over lines in Python. Large numeric files may take a typed fast path (see `read_
 
 from __future__ import annotations
 
+import bz2
 import csv
 import gzip
 import io
+import lzma
+import re
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -26,19 +29,26 @@ _NL, _QUOTE = 10, 34
 SEPARATOR_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe", "::": "'::'", " ": "space"}
 #: Stands in for multi-character separators (MovieLens '::'), which polars cannot split on.
 _UNIT_SEPARATOR = "\x1f"
+#: (magic bytes, name, decompress) of the compressions text inputs may use, recognised by content, not suffix.
+_COMPRESSIONS = (
+    (re.compile(rb"\x1f\x8b"), "gzip", gzip.decompress),
+    (re.compile(rb"BZh[1-9]1AY&SY"), "bzip2", bz2.decompress),
+    (re.compile(rb"\xfd7zXZ\x00"), "xz", lzma.decompress),
+)
 
 
 def read_bytes(path: str | Path) -> bytes:
-    """The file's bytes (gunzipped when gzip-compressed); DataError when missing or empty."""
+    """The file's bytes (decompressed when gzip, bzip2 or xz); DataError when missing or empty."""
     path = Path(path)
     if not path.is_file():
         raise DataError("no such file" + (" (it is a folder)" if path.is_dir() else ""), path=path)
     data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"corrupt gzip data ({exc})", path=path) from None
+    for magic, kind, decompress in _COMPRESSIONS:
+        if magic.match(data, 0, 16):
+            try:
+                data = decompress(data)
+            except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
+                raise DataError(f"corrupt {kind} data ({exc})", path=path) from None
     if not data or data.isspace():
         raise DataError("the file is empty; expected at least one data line", path=path)
     return data

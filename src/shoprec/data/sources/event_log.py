@@ -1,6 +1,7 @@
 """A shop's own event log (views, carts, purchases...) with an optional catalog and user profiles.
 
-Accepts CSV or TSV (separator detected from the header), Parquet, and polars or pandas DataFrames.
+Accepts CSV or TSV (separator detected from the header; gzip, bzip2 or xz compressed), Parquet, JSON lines
+(.jsonl/.ndjson/.json), and polars or pandas DataFrames.
 Timestamps may be unix seconds or ISO-8601 strings. Each event's weight comes from its type
 (`event_weights`) unless a weight column is named. Catalog items and profiled users without events
 still join the vocabularies: they are the cold items and users that features must carry.
@@ -22,6 +23,7 @@ from shoprec.data.dataset import DEFAULT_EVENT_WEIGHTS, Dataset
 from shoprec.data.features import FeatureTable
 from shoprec.data.sources._assemble import ITEM_TITLES, interactions_from, item_titles
 from shoprec.data.sources._features import FeatureSpec, feature_table, resolve_kinds
+from shoprec.data.sources._jsonl import is_json_lines, read_json_lines
 from shoprec.data.sources._table import Table
 from shoprec.data.sources._text import read_table
 from shoprec.data.vocabulary import Vocabulary
@@ -50,7 +52,7 @@ class ColumnMapping:
 
 
 def read_source(source: Source, *, separator: str | None = None, required: tuple[str, ...] = ()) -> Table:
-    """A Table from CSV/TSV (by default any suffix but .parquet/.pq), Parquet, or a DataFrame."""
+    """A Table from CSV/TSV (by default any suffix but .parquet/.pq/.jsonl), Parquet, JSON lines, or a DataFrame."""
     if not isinstance(source, str | Path):
         table = Table.from_frame(source)
     elif Path(source).suffix.lower() in (".parquet", ".pq"):
@@ -60,6 +62,8 @@ def read_source(source: Source, *, separator: str | None = None, required: tuple
             table = Table(pl.read_parquet(source), str(source))
         except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
             raise DataError(f"cannot read Parquet ({str(exc).splitlines()[0]})", path=source) from None
+    elif is_json_lines(source):
+        table = read_json_lines(source)
     else:
         table = read_table(source, separator=separator)
     table.require(*required)
