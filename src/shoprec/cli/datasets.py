@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from shoprec.cli.console import print_json, report_errors, stdout
+from shoprec.cli.errors import ShoprecCommand
 
-app = typer.Typer(help="List, inspect and download the public data sets.", no_args_is_help=True)
+app = typer.Typer(
+    help="List, inspect and download the public data sets.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
-@app.command("list")
+@app.command("list", cls=ShoprecCommand)
 def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
     """Show every registered data set and where it was found."""
     from shoprec.data.sources import list_datasets
@@ -26,7 +30,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON inst
     stdout.print(table)
 
 
-@app.command("info")
+@app.command("info", cls=ShoprecCommand)
 def info_cmd(
     name: str = typer.Argument(..., help="Data set name, e.g. ml-100k."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -47,10 +51,10 @@ def info_cmd(
         print_json(summary)
         return
     for key, value in summary.items():
-        stdout.print(f"[bold]{key}[/]: {value}", highlight=False)
+        stdout.print(Text.assemble((key, "bold"), f": {value}"), highlight=False)
 
 
-@app.command("download")
+@app.command("download", cls=ShoprecCommand)
 def download_cmd(name: str = typer.Argument(..., help="Data set name, e.g. ml-100k.")) -> None:
     """Download a public data set into the cache (checksum verified)."""
     from shoprec.data.sources import download_dataset

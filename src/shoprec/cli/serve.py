@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from shoprec.cli.console import report_errors
+from shoprec.cli.paths import check_input
 from shoprec.exceptions import ConfigError
 
 _EXTRA = ("fastapi", "uvicorn", "prometheus_client", "faiss")
@@ -57,6 +58,10 @@ def serve(
     with report_errors():
         if (pipeline is None) == (run is None):
             raise ConfigError("pass exactly one of --pipeline (a pipeline.toml) or --run (a trained run directory)")
+        if pipeline is not None:
+            check_input(pipeline, "--pipeline", folder=False, must_exist=False)
+        if run is not None:
+            check_input(run, "--run", folder=True)
         require_serve_extra()
         with metrics_dir(workers):
             from shoprec.serving.app import serve_pipeline

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from shoprec.cli.console import console, parse_params, print_json, report_errors
+from shoprec.cli.paths import check_output
 from shoprec.cli.tables import metrics_table
 
 HEADLINE = ("hr@10", "ndcg@10", "recall@20", "mrr@10", "coverage@10")
@@ -32,6 +33,7 @@ def train(
     from shoprec.experiment import ExperimentSpec, prepare_split, save_run, train_and_evaluate
 
     with report_errors():
+        check_output(out, "--out", folder=True)
         overrides = {
             "data": data,
             "model": model,

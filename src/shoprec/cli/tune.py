@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from shoprec.cli.console import console, print_json, report_errors
+from shoprec.cli.paths import check_output
 
 if TYPE_CHECKING:
     from shoprec.tuning import TrialRow
@@ -32,6 +33,7 @@ def tune(
     from shoprec.tuning import tune as run_tune
 
     with report_errors():
+        check_output(out, "--out", folder=True)
         spec, settings = read_tune_file(spec_file, trials=trials, timeout_minutes=timeout_minutes)
         optuna = import_optuna()
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial below instead
