@@ -27,8 +27,20 @@ C = TypeVar("C", bound="ModelConfig")
 #: Integer hyperparameters that count something, so 0 is as wrong as a negative number.
 COUNTS = frozenset(
     {
-        "embedding_size", "epochs", "batch_size", "factors", "iterations", "neighbors", "cg_steps", "max_items",
-        "max_len", "num_blocks", "num_heads", "history_len", "field_size", "patience",
+        "embedding_size",
+        "epochs",
+        "batch_size",
+        "factors",
+        "iterations",
+        "neighbors",
+        "cg_steps",
+        "max_items",
+        "max_len",
+        "num_blocks",
+        "num_heads",
+        "history_len",
+        "field_size",
+        "patience",
     }
 )
 #: Float hyperparameters that are probabilities of dropping something: in [0, 1).

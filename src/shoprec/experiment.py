@@ -162,12 +162,12 @@ def prepare_split(spec: ExperimentSpec, data: Dataset | Split | None = None) -> 
         if spec.protocol == "full":  # rank the whole catalog even where the data set ships sampled negatives
             return replace(data, protocol="full", test_negative_users=None, test_negatives=None)
         return data
+    if spec.protocol not in (None, "full", "sampled"):
+        raise ConfigError(f"unknown protocol {spec.protocol!r}; expected 'full' or 'sampled' (or the data set's own)")
     negatives, options = _split_options(spec)
     split = split_dataset(data, spec.split, seed=spec.seed, **options)
     if spec.protocol == "sampled":
         split = sample_eval_negatives(split, n=negatives, seed=spec.seed)
-    elif spec.protocol not in (None, "full"):
-        raise ConfigError(f"unknown protocol {spec.protocol!r}; expected 'full' or 'sampled' (or the data set's own)")
     return split
 
 
@@ -204,11 +204,14 @@ def train_and_evaluate(spec: ExperimentSpec, split: Split, options: TrainOptions
 def save_run(result: RunResult, out: str | Path) -> Path:
     """Write the run directory (model artifact, spec, metrics)."""
     root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
-    result.model.save(root / MODEL_DIR)
     record = {"spec": result.spec.to_dict(), "fit_seconds": result.fit_seconds, "shoprec_version": __version__}
-    (root / RUN_FILE).write_text(json.dumps(record, indent=2))
-    (root / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        result.model.save(root / MODEL_DIR)
+        (root / RUN_FILE).write_text(json.dumps(record, indent=2))
+        (root / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2))
+    except OSError as exc:
+        raise ConfigError(f"{root}: cannot write the run directory ({exc.strerror or exc})") from None
     return root
 
 

@@ -9,9 +9,7 @@ from rich.text import Text
 from shoprec.cli.console import print_json, report_errors, stdout
 from shoprec.cli.errors import ShoprecCommand
 
-app = typer.Typer(
-    help="List, inspect and download the public data sets.", no_args_is_help=True, rich_markup_mode=None
-)
+app = typer.Typer(help="List, inspect and download the public data sets.", no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.command("list", cls=ShoprecCommand)

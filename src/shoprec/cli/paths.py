@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from shoprec.exceptions import ConfigError
@@ -17,7 +18,7 @@ def check_output(path: Path, option: str, *, folder: bool) -> Path:
             raise ConfigError(f"{option} {path}: is an existing file; expected {kind} (new or existing)")
         if not folder and path.is_dir():
             raise ConfigError(f"{option} {path}: is a folder; expected {kind} to write")
-        if not os.access(path, os.W_OK):
+        if not _writable(path if folder else path.parent) or not os.access(path, os.W_OK):
             raise ConfigError(f"{option} {path}: not writable")
         return path
     parent = path.absolute().parent
@@ -25,9 +26,19 @@ def check_output(path: Path, option: str, *, folder: bool) -> Path:
         parent = parent.parent
     if not parent.is_dir():
         raise ConfigError(f"{option} {path}: {parent} is a file, so {kind} cannot be created under it")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not _writable(parent):
         raise ConfigError(f"{option} {path}: cannot create it, {parent} is not writable")
     return path
+
+
+def _writable(folder: Path) -> bool:
+    """Whether a file can be created in `folder`, by trying (permission bits say nothing for root, a
+    read-only file system or /proc)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
 
 
 def check_input(path: Path, option: str, *, folder: bool, must_exist: bool = True) -> Path:

@@ -24,7 +24,7 @@ def train(
     seed: int = typer.Option(None, "--seed", help="Seed for the split and the model."),
     implicit_threshold: float = typer.Option(None, "--implicit-threshold", help="Keep ratings >= this as positives."),
     threads: int = typer.Option(None, "--threads", help="CPU threads for training (runtime, not a hyperparameter)."),
-    device: str = typer.Option(None, "--device", help="cpu or cuda (runtime option)."),
+    device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or mps (runtime option)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
