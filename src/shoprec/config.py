@@ -38,7 +38,6 @@ COUNTS = frozenset(
         "max_len",
         "num_blocks",
         "num_heads",
-        "history_len",
         "field_size",
         "patience",
     }
