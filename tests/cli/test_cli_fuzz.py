@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -311,12 +312,13 @@ def test_any_param_value_is_typed_or_refused_in_one_line(paths, key, value):
     from shoprec.models.ials import IALSConfig
 
     try:
-        IALSConfig.from_dict(parse_params([f"{key}={value}"]))
+        config = IALSConfig.from_dict(parse_params([f"{key}={value}"]))
     except ConfigError:
-        result = RUNNER.invoke(
-            app, ["train", "-c", paths["cfg"], "--out", paths["new"], "-m", "ials", "-p", f"{key}={value}"]
-        )
+        args = ["train", "-c", paths["cfg"], "--out", paths["new"], "-m", "ials", "-p", f"{key}={value}"]
+        result = RUNNER.invoke(app, args)
         assert_one_line_error(result.output, result.exit_code, f"IALSConfig.{key}")
+    else:  # accepted: then as the declared type, never a string standing in for a number
+        assert type(getattr(config, key)) is type(getattr(IALSConfig(), key))
 
 
 def test_help_and_messages_keep_brackets(paths):
@@ -342,3 +344,29 @@ def test_a_real_subprocess_prints_one_line_on_stderr(tmp_path, args, expected):
     assert proc.stdout == ""
     assert_one_line_error(proc.stderr, proc.returncode, expected)
     assert not (tmp_path / "x").exists()  # refused before anything was written
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs a Linux /proc (a place no one can write)")
+def test_an_unwritable_out_is_refused_before_work():
+    """Permission bits mean nothing for root; the check tries to create a file, so /proc is refused too."""
+    result = RUNNER.invoke(app, ["train", "-d", "synthetic-shop", "-m", "popularity", "--out", "/proc/shoprec/run"])
+    assert_one_line_error(result.output, result.exit_code, "/proc is not writable")
+
+
+def test_a_bug_is_one_line_with_exit_1_and_its_traceback_on_request(monkeypatch):
+    import shoprec.data.sources
+
+    def broken() -> None:
+        raise RuntimeError("boom [red]x[/]")
+
+    monkeypatch.setattr(shoprec.data.sources, "list_datasets", broken)
+    result = RUNNER.invoke(app, ["datasets", "list"])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert lines == [
+        "error: internal error (RuntimeError: boom [red]x[/]); this is a bug in shoprec, please "
+        "report it (set SHOPREC_DEBUG=1 to see the traceback)"
+    ]
+    monkeypatch.setenv("SHOPREC_DEBUG", "1")
+    result = RUNNER.invoke(app, ["datasets", "list"])
+    assert isinstance(result.exception, RuntimeError)

@@ -87,7 +87,7 @@ def test_coerce_kwargs_checks_annotated_parameters_only():
         """A stand-in loader."""
 
     assert coerce_kwargs("data", loader, {"limit": 3.0, "other": "x"}) == {"limit": 3, "other": "x"}
-    with pytest.raises(ConfigError, match="data.limit: expected an integer, got 'many'"):
+    with pytest.raises(ConfigError, match=r"data\.limit: expected an integer, got 'many'"):
         coerce_kwargs("data", loader, {"limit": "many"})
 
 
