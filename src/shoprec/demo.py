@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from rich.text import Text
 
 from shoprec.cli.console import console, report_errors, stdout
 from shoprec.cli.tables import leaderboard_table
@@ -30,14 +31,14 @@ def load_demo_data() -> tuple[str, Dataset]:
     try:
         return "ml-100k", load_dataset("ml-100k", download=True)
     except DataError as exc:
-        console.print(f"[yellow]MovieLens-100K is not available ({exc}).[/]")
-        console.print("[yellow]Using the generated synthetic shop instead.[/]")
+        console.print(f"MovieLens-100K is not available ({exc}).", style="yellow")
+        console.print("Using the generated synthetic shop instead.", style="yellow")
         return "synthetic-shop", load_dataset("synthetic-shop")
 
 
 def main(out: Path = Path("runs/demo")) -> list[RunResult]:
     name, data = load_demo_data()
-    console.print(f"[bold]{name}[/]: {data.describe()}")
+    console.print(Text.assemble((name, "bold"), f": {data.describe()}"))
     base = ExperimentSpec(data=name, model="popularity", split="loo")
     split = prepare_split(base, data)
     console.print(f"split {split.method}: train {len(split.train):,}, test {len(split.test):,} interactions")
@@ -69,7 +70,7 @@ def serve_demo(run: Path, folder: Path, user: str, port: int = 8000) -> None:
         pipeline = write_pipeline(run, folder)
         url = f"http://127.0.0.1:{port}"
         key = ' -H "X-API-Key: $SHOPREC_API_KEY_READ"' if os.environ.get("SHOPREC_API_KEY_READ") else ""
-        console.print(f"[bold]serving[/] {pipeline} at {url} (Ctrl-C stops)")
+        console.print(Text.assemble(("serving", "bold"), f" {pipeline} at {url} (Ctrl-C stops)"))
         console.print(f"  API docs {url}/docs   health {url}/health   metrics {url}/metrics")
         console.print(f"  try: curl{key} '{url}/recommendations/{user}?n=5'")
         serve_pipeline(pipeline, host="127.0.0.1", port=port)
@@ -90,8 +91,9 @@ def show_recommendations(result: RunResult, data: Dataset, user: int = 0) -> Non
         item_id = str(data.items.external([index])[0])
         return f"{item_id} {titles[index]}" if titles is not None else item_id
 
-    stdout.print(f"\n[bold]user {data.users.external([user])[0]}[/] recently: " + "; ".join(map(label, history)))
-    stdout.print(f"[bold]{result.spec.model} recommends:[/]")
+    who = f"\nuser {data.users.external([user])[0]}"
+    stdout.print(Text.assemble((who, "bold"), " recently: " + "; ".join(map(label, history))))
+    stdout.print(f"{result.spec.model} recommends:", style="bold")
     for rank, index in enumerate(items[0][items[0] >= 0], start=1):
         stdout.print(f"  {rank:2d}. {label(int(index))}")
 

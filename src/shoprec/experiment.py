@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shoprec import __version__
-from shoprec.config import TrainOptions
+from shoprec.config import TrainOptions, check_fields, check_range, coerce, coerce_fields, coerce_kwargs
 from shoprec.data.dataset import Dataset, Split
 from shoprec.data.sources.local import DATA_SOURCE, check_unchanged
 from shoprec.exceptions import ConfigError, DataError
@@ -41,6 +41,10 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; expected a TOML config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML ({exc})") from None
 
@@ -68,10 +72,7 @@ class ExperimentSpec:
         with optional `[data.columns]` and `[data.event_weights]` tables.
         """
         raw = read_toml(path)
-        exp = dict(raw.get("experiment", {}))
-        model = dict(raw.get("model", {}))
-        split = dict(raw.get("split", {}))
-        data = dict(raw.get("data", {}))
+        exp, model, split, data = (_table(raw, path, name) for name in ("experiment", "model", "split", "data"))
         if "name" in data and "path" in data:
             raise ConfigError(f"{path}: [data] takes a registered `name` or a `path` to your files, not both")
         values: dict[str, Any] = {
@@ -93,21 +94,61 @@ class ExperimentSpec:
         if unknown:
             raise ConfigError(f"unknown experiment setting(s) {unknown}; expected some of {sorted(known)}")
         for required in ("data", "model"):
-            if not values.get(required):
+            if values.get(required) is None or values.get(required) == "":
                 raise ConfigError(f"experiment needs a {required!r} (e.g. --{required})")
-        values = dict(values)
-        if "ks" in values:
-            values["ks"] = tuple(int(k) for k in values["ks"])
-        return cls(**values)
+        return cls(**coerce_fields(cls, values, what="experiment setting"))
+
+    def __post_init__(self) -> None:
+        """Types and ranges of the spec itself (hyperparameters are checked by `validate`)."""
+        check_fields(self)
+        check_range("ExperimentSpec.seed", self.seed, low=0)
+        if not self.ks:
+            raise ConfigError("ExperimentSpec.ks: expected at least one cut-off, got []")
+        for k in self.ks:
+            check_range("ExperimentSpec.ks", k, low=1)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def validate(self) -> None:
-        """Fail fast, before any data is loaded, on an unknown model or invalid hyperparameters."""
+        """Fail fast, before any data is loaded, on an unknown model, invalid hyperparameters or options."""
         from shoprec.models.registry import get_model_class
 
         get_model_class(self.model).config_class.from_dict({"seed": self.seed, **self.params})
+        _data_options(self)
+        _split_options(self)
+
+
+def _table(raw: dict[str, Any], path: str | Path, name: str) -> dict[str, Any]:
+    """The `[name]` table of a TOML file as a fresh dict; ConfigError if the key holds something else."""
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {name!r} must be a table ([{name}]), got {value!r}")
+    return dict(value)
+
+
+def _data_options(spec: ExperimentSpec) -> dict[str, Any]:
+    """The spec's data options: `load_dataset`'s own (data_dir, download) type-checked for a registered name;
+    a path's options (columns, event weights) are checked where the path is resolved."""
+    from shoprec.data.sources import load_dataset
+    from shoprec.data.sources.local import is_path_reference
+
+    if is_path_reference(spec.data):
+        return dict(spec.data_options)
+    return coerce_kwargs("data", load_dataset, spec.data_options)
+
+
+def _split_options(spec: ExperimentSpec) -> tuple[int, dict[str, Any]]:
+    """(sampled negatives, splitter options) of the spec, each option checked against its splitter's types."""
+    from shoprec.data.split import SPLITTERS, split_dataset
+
+    options = dict(spec.split_options)
+    negatives = coerce("split.negatives", options.pop("negatives", 99), int)
+    check_range("split.negatives", negatives, low=1)
+    options = coerce_kwargs("split", split_dataset, options)
+    if spec.split in SPLITTERS:
+        options = coerce_kwargs("split", SPLITTERS[spec.split], options)
+    return negatives, options
 
 
 def load_data(spec: ExperimentSpec) -> Dataset | Split:
@@ -115,7 +156,7 @@ def load_data(spec: ExperimentSpec) -> Dataset | Split:
     from shoprec.data.filtering import to_implicit
     from shoprec.data.sources.local import resolve_data
 
-    data = resolve_data(spec.data, **spec.data_options)
+    data = resolve_data(spec.data, **_data_options(spec))
     if spec.implicit_threshold is None:
         return data
     if isinstance(data, Split):
@@ -133,13 +174,12 @@ def prepare_split(spec: ExperimentSpec, data: Dataset | Split | None = None) -> 
         if spec.protocol == "full":  # rank the whole catalog even where the data set ships sampled negatives
             return replace(data, protocol="full", test_negative_users=None, test_negatives=None)
         return data
-    options = dict(spec.split_options)
-    negatives = int(options.pop("negatives", 99))
+    if spec.protocol not in (None, "full", "sampled"):
+        raise ConfigError(f"unknown protocol {spec.protocol!r}; expected 'full' or 'sampled' (or the data set's own)")
+    negatives, options = _split_options(spec)
     split = split_dataset(data, spec.split, seed=spec.seed, **options)
     if spec.protocol == "sampled":
         split = sample_eval_negatives(split, n=negatives, seed=spec.seed)
-    elif spec.protocol not in (None, "full"):
-        raise ConfigError(f"unknown protocol {spec.protocol!r}; expected 'full' or 'sampled' (or the data set's own)")
     return split
 
 
@@ -177,13 +217,16 @@ def train_and_evaluate(spec: ExperimentSpec, split: Split, options: TrainOptions
 def save_run(result: RunResult, out: str | Path) -> Path:
     """Write the run directory (model artifact, spec, metrics)."""
     root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
-    result.model.save(root / MODEL_DIR)
     record = {"spec": result.spec.to_dict(), "fit_seconds": result.fit_seconds, "shoprec_version": __version__}
     if result.data_source is not None:
         record[DATA_SOURCE] = result.data_source
-    (root / RUN_FILE).write_text(json.dumps(record, indent=2))
-    (root / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        result.model.save(root / MODEL_DIR)
+        (root / RUN_FILE).write_text(json.dumps(record, indent=2))
+        (root / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2))
+    except OSError as exc:
+        raise ConfigError(f"{root}: cannot write the run directory ({exc.strerror or exc})") from None
     return root
 
 

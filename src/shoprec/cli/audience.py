@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from shoprec.cli.console import console, report_errors
+from shoprec.cli.paths import check_input, check_output
 
 
 def audience(
@@ -32,6 +33,8 @@ def audience(
     from shoprec.serving.service import RecommendationService
 
     with report_errors():
+        check_input(pipeline, "--pipeline", folder=False, must_exist=False)
+        check_output(out, "--out", folder=False)
         request = AudienceRequest(
             items=list(item or []),
             category=category,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import typer
 
 from shoprec.cli.console import console, print_json, report_errors, stdout
 from shoprec.cli.data_ref import DATA_HELP, columns_option, event_weights_option, settle_data
+from shoprec.cli.paths import check_output
 from shoprec.cli.tables import leaderboard_table
+from shoprec.exceptions import ConfigError
 
 COLUMNS = ("hr@10", "ndcg@10", "recall@20", "mrr@10", "map@10", "coverage@10", "novelty@10")
 
@@ -30,14 +31,21 @@ def compare(
     from shoprec.experiment import ExperimentSpec, prepare_split, train_and_evaluate
 
     with report_errors():
+        if out is not None:
+            check_output(out, "--out", folder=False)
         names = [m.strip() for m in models.split(",") if m.strip()]
-        base = ExperimentSpec(data=data, model=names[0], split=split, protocol=protocol, seed=seed)
-        settle_data(base.data, base.data_options, columns, event_weights)
-        split_data = prepare_split(base)
+        if not names:
+            raise ConfigError(f"--models: expected comma-separated model names, got {models!r}")
+        data_options: dict = {}
+        settle_data(data, data_options, columns, event_weights)
+        common = {"data": data, "split": split, "protocol": protocol, "seed": seed, "data_options": data_options}
+        specs = [ExperimentSpec.from_dict({**common, "model": name}) for name in names]
+        for spec in specs:  # every name and option checked before the first model trains
+            spec.validate()
+        split_data = prepare_split(specs[0])
         rows = []
-        for name in names:
-            console.print(f"training {name} …")
-            spec = replace(base, model=name)
+        for spec in specs:
+            console.print(f"training {spec.model} …")
             rows.append(train_and_evaluate(spec, split_data).metrics)
     if out is not None:
         out.write_text(leaderboard_markdown(rows) + "\n")

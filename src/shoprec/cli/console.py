@@ -11,18 +11,31 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from shoprec.exceptions import ShoprecError
 
 #: Wide enough for the leaderboard when output goes to a file or pipe (rich assumes 80 columns there).
 _WIDTH = None if sys.stdout.isatty() else 160
-console = Console(stderr=True, width=_WIDTH)
-stdout = Console(width=_WIDTH)
+#: Markup off: messages and table cells hold user input (ids, paths, TOML keys like `[tune]`) shown as written.
+console = Console(stderr=True, width=_WIDTH, markup=False)
+stdout = Console(width=_WIDTH, markup=False)
+
+
+def _one_line(label: str, style: str, message: object) -> Text:
+    """`label message` as styled text (never parsed as markup), newlines folded so it stays one line."""
+    parts = [line.strip() for line in str(message).splitlines() if line.strip()]
+    return Text.assemble((label, style), " ", "; ".join(parts))
+
+
+def print_error(message: object) -> None:
+    """`error: <message>` as one line on stderr."""
+    console.print(_one_line("error:", "bold red", message), highlight=False, soft_wrap=True)
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
     """Warnings as one line (`warning: ...`) instead of Python's file:line + source dump."""
-    console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(_one_line("warning:", "yellow", message), highlight=False, soft_wrap=True)
 
 
 warnings.showwarning = _show_warning
@@ -34,7 +47,7 @@ def report_errors() -> Iterator[None]:
     try:
         yield
     except ShoprecError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        print_error(exc)
         raise SystemExit(2) from None
 
 

@@ -7,17 +7,20 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from shoprec.cli.console import print_json, report_errors, stdout
 from shoprec.cli.data_ref import columns_option, event_weights_option, settle_data
+from shoprec.cli.errors import ShoprecCommand
 
 app = typer.Typer(
     help="List, download and export the public data sets; profile any data set or your own files.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
-@app.command("list")
+@app.command("list", cls=ShoprecCommand)
 def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
     """Show every registered data set and where it was found."""
     from shoprec.data.sources import list_datasets
@@ -33,7 +36,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON inst
     stdout.print(table)
 
 
-@app.command("info")
+@app.command("info", cls=ShoprecCommand)
 def info_cmd(
     name: str = typer.Argument(..., help="Data set name (e.g. ml-100k) or a path to your files (file or folder)."),
     columns: str = columns_option(),
@@ -66,7 +69,7 @@ def info_cmd(
         for w in caught:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     for key, value in summary.items():
-        stdout.print(f"[bold]{key}[/]: {value}", highlight=False)
+        stdout.print(Text.assemble((key, "bold"), f": {value}"), highlight=False)
     if profile is not None:
         print_profile(profile)
 
@@ -82,7 +85,7 @@ def _summary(name: str) -> dict[str, object]:
     return {"name": info.name, "status": info.status, "path": info.path, "description": info.description}
 
 
-@app.command("export")
+@app.command("export", cls=ShoprecCommand)
 def export_cmd(
     name: str = typer.Argument(..., help="Data set to write out, e.g. synthetic-shop."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for events.* , items.* and users.*."),
@@ -109,10 +112,10 @@ def export_cmd(
             raise ConfigError(f"{name} comes pre-split; export a data set that is one log")
         written = export_dataset(data, out, fmt=fmt)
     for path in written:
-        stdout.print(f"wrote {path}", highlight=False)
+        stdout.print(f"wrote {path}", highlight=False, markup=False)
 
 
-@app.command("download")
+@app.command("download", cls=ShoprecCommand)
 def download_cmd(name: str = typer.Argument(..., help="Data set name, e.g. ml-100k.")) -> None:
     """Download a public data set into the cache (checksum verified)."""
     from shoprec.data.sources import download_dataset

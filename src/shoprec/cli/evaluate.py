@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -9,6 +10,10 @@ import typer
 from shoprec.cli.console import console, print_json, report_errors
 from shoprec.cli.tables import metrics_table
 from shoprec.cli.train import HEADLINE
+from shoprec.exceptions import ConfigError
+
+#: The parts of a split that can be evaluated.
+SPLIT_PARTS = ("test", "valid")
 
 
 def evaluate(
@@ -24,10 +29,13 @@ def evaluate(
     from shoprec.experiment import load_run, prepare_split
 
     with report_errors():
+        if on not in SPLIT_PARTS:
+            raise ConfigError(f"--on: expected one of {', '.join(SPLIT_PARTS)}, got {on!r}")
         spec, model = load_run(run)
+        spec = replace(spec, ks=tuple(k)) if k else spec  # checks the cut-offs before the split is computed
         split = prepare_split(spec)
         start = time.perf_counter()
-        result = run_evaluation(model, split, ks=tuple(k) if k else spec.ks, on=on)
+        result = run_evaluation(model, split, ks=spec.ks, on=on)
         payload = {
             "dataset": spec.data,
             "model": spec.model,

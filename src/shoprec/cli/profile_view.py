@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
+from rich.text import Text
 
 from shoprec.cli.console import stdout
 
@@ -12,7 +12,7 @@ from shoprec.cli.console import stdout
 def print_profile(profile: dict[str, Any]) -> None:
     """Sizes, activity quantiles, time, event mix, then what the loader warned about and what will hurt."""
     out = stdout.print
-    out("[bold]profile[/]", highlight=False)
+    out(Text("profile", style="bold"), highlight=False)
     out(
         f"  {profile['events']:,} events, {profile['users']:,} users, {profile['items']:,} items "
         f"(catalog {profile['catalog_items']:,}, {profile['cold_items']:,} without events; "
@@ -43,8 +43,8 @@ def print_profile(profile: dict[str, Any]) -> None:
         mix = ", ".join(f"{t} {v['events']:,} ({v['share']:.1%})" for t, v in profile["event_types"].items())
         out(f"  event types: {mix}", highlight=False)
     for message in profile["warnings"]:
-        out(f"  [yellow]loader warning:[/] {escape(message)}", highlight=False)
+        out(Text.assemble("  ", ("loader warning:", "yellow"), f" {message}"), highlight=False)
     split = profile["suggested_split"]
-    out(f"  [bold]suggested split[/]: {split['method']} ({split['why']})", highlight=False)
+    out(Text.assemble("  ", ("suggested split", "bold"), f": {split['method']} ({split['why']})"), highlight=False)
     for flag in profile["flags"]:
-        out(f"  [red]will hurt:[/] {escape(flag)}", highlight=False)
+        out(Text.assemble("  ", ("will hurt:", "red"), f" {flag}"), highlight=False)

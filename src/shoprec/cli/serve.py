@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +17,13 @@ from pathlib import Path
 import typer
 
 from shoprec.cli.console import report_errors
+from shoprec.cli.paths import check_input
 from shoprec.exceptions import ConfigError
 
 _EXTRA = ("fastapi", "uvicorn", "prometheus_client", "faiss")
+#: A DNS host name: dot-separated labels of letters, digits and inner hyphens.
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
@@ -26,6 +32,18 @@ def require_serve_extra() -> None:
     missing = [name for name in _EXTRA if importlib.util.find_spec(name) is None]
     if missing:
         raise ConfigError(f"serving needs {missing}: install the serve extra (pip install 'shoprec[serve]')")
+
+
+def check_host(host: str) -> str:
+    """`host` if it is an IP address or a host name (letters, digits, '-' and '.'); else ConfigError."""
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(host):
+        raise ConfigError(f"--host: expected an IP address (127.0.0.1, 0.0.0.0, ::1) or a host name, got {host!r}")
+    return host
 
 
 def serve(
@@ -57,6 +75,11 @@ def serve(
     with report_errors():
         if (pipeline is None) == (run is None):
             raise ConfigError("pass exactly one of --pipeline (a pipeline.toml) or --run (a trained run directory)")
+        check_host(host)
+        if pipeline is not None:
+            check_input(pipeline, "--pipeline", folder=False, must_exist=False)
+        if run is not None:
+            check_input(run, "--run", folder=True)
         require_serve_extra()
         with metrics_dir(workers):
             from shoprec.serving.app import serve_pipeline

@@ -8,6 +8,7 @@ import typer
 
 from shoprec.cli.console import console, parse_params, print_json, report_errors
 from shoprec.cli.data_ref import DATA_HELP, columns_option, event_weights_option, settle_data
+from shoprec.cli.paths import check_output
 from shoprec.cli.tables import metrics_table
 
 HEADLINE = ("hr@10", "ndcg@10", "recall@20", "mrr@10", "coverage@10")
@@ -26,7 +27,7 @@ def train(
     seed: int = typer.Option(None, "--seed", help="Seed for the split and the model."),
     implicit_threshold: float = typer.Option(None, "--implicit-threshold", help="Keep ratings >= this as positives."),
     threads: int = typer.Option(None, "--threads", help="CPU threads for training (runtime, not a hyperparameter)."),
-    device: str = typer.Option(None, "--device", help="cpu or cuda (runtime option)."),
+    device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or mps (runtime option)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
@@ -35,6 +36,7 @@ def train(
     from shoprec.experiment import ExperimentSpec, prepare_split, save_run, train_and_evaluate
 
     with report_errors():
+        check_output(out, "--out", folder=True)
         overrides = {
             "data": data,
             "model": model,

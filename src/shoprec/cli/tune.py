@@ -10,6 +10,8 @@ from rich.table import Table
 
 from shoprec.cli.console import console, print_json, report_errors
 from shoprec.cli.data_ref import DATA_HELP, columns_option, event_weights_option, settle_data
+from shoprec.cli.paths import check_output
+from shoprec.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from shoprec.tuning import TrialRow
@@ -26,7 +28,7 @@ def tune(
     storage: str = typer.Option(None, "--storage", help="Optuna storage URL to resume, e.g. sqlite:///study.db."),
     study_name: str = typer.Option(None, "--study-name", help="Study name in the storage (default from the spec)."),
     threads: int = typer.Option(None, "--threads", help="CPU threads for training (runtime, not a hyperparameter)."),
-    device: str = typer.Option(None, "--device", help="cpu or cuda (runtime option)."),
+    device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or mps (runtime option)."),
     as_json: bool = typer.Option(False, "--json", help="Print the best value, params and files as JSON."),
 ) -> None:
     """Search the [tune.space] of SPEC_FILE, scoring each trial on validation data only (never test)."""
@@ -36,13 +38,16 @@ def tune(
     from shoprec.tuning import tune as run_tune
 
     with report_errors():
+        check_output(out, "--out", folder=True)
+        options = TrainOptions.from_env(threads=threads, device=device, progress=False)
         spec, settings = read_tune_file(spec_file, trials=trials, timeout_minutes=timeout_minutes)
         if data is not None:
             spec.data, spec.data_options = data, {}
         settle_data(spec.data, spec.data_options, columns, event_weights)
         optuna = import_optuna()
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial below instead
-        options = TrainOptions.from_env(threads=threads, device=device, progress=False)
+        if storage is not None:
+            check_storage(optuna, storage)
         with console.status(f"loading {spec.data} and splitting ({spec.split})"):
             split = prepare_split(spec)
 
@@ -76,6 +81,16 @@ def tune(
         f"best {settings.metric} = {result.best_value:.4f} (trial {result.best_trial}); wrote {best}, {trials_csv}"
     )
     console.print(f"train it: shoprec train --config {best} --out <run>")
+
+
+def check_storage(optuna: Any, storage: str) -> None:
+    """Open the storage once before any work, so a bad URL is a one-line ConfigError rather than a failure
+    of whatever database driver the URL names (each raises its own exception types)."""
+    try:
+        optuna.storages.get_storage(storage)
+    except Exception as exc:  # any driver's error means the URL cannot be used
+        reason = " ".join(str(exc).split("(Background on this error")[0].split())
+        raise ConfigError(f"--storage {storage!r}: cannot open it ({type(exc).__name__}: {reason})") from None
 
 
 def _top_table(rows: list[TrialRow], names: list[str], metric: str) -> Table:
