@@ -1,9 +1,11 @@
 """Experiments as data: what to load, how to split, which model — and the run directory that records it.
 
 A run directory holds everything needed to evaluate or serve a trained model again:
+    manifest.json checksums of run.json, metrics.json and model/manifest.json (signed with SHOPREC_ARTIFACT_KEY)
     run.json      the ExperimentSpec, timings and shoprec version
-    model/        the model artifact (safetensors + JSON, checksummed)
+    model/        the model artifact (safetensors + JSON, its own manifest)
     metrics.json  the evaluation computed right after training
+Loading verifies the run's manifest (no unlisted file beside them), then the model's, then every field.
 The split is not stored: it is recomputed deterministically from the spec (same data, method and seed).
 """
 
@@ -17,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from shoprec import __version__
+from shoprec.artifact_schema import NUMBER, OBJECT, STR, Field, check_fields, json_field, read_json
+from shoprec.artifacts import MANIFEST, verify_directory, write_manifest
 from shoprec.config import TrainOptions
 from shoprec.data.dataset import Dataset, Split
-from shoprec.exceptions import ConfigError, DataError
+from shoprec.exceptions import ArtifactError, ConfigError, DataError
 from shoprec.models.base import Recommender
 from shoprec.models.registry import create_model
 
@@ -31,6 +35,27 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
 MODEL_DIR = "model"
+RUN_KIND = "run"
+
+#: run.json and its `spec`: what each field must be (the spec's defaults apply to optional ones).
+_RUN_FIELDS = (json_field("spec", OBJECT), json_field("fit_seconds", NUMBER), json_field("shoprec_version", STR))
+_SPEC_FIELDS = (
+    json_field("data", STR),
+    json_field("model", STR),
+    json_field("split", STR, required=False),
+    json_field("protocol", STR, nullable=True, required=False),
+    json_field("params", OBJECT, required=False),
+    json_field("split_options", OBJECT, required=False),
+    json_field("data_options", OBJECT, required=False),
+    json_field("implicit_threshold", NUMBER, nullable=True, required=False),
+    Field("seed", lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer", False),
+    Field(
+        "ks",
+        lambda v: isinstance(v, list) and all(isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in v),
+        "a list of integers > 0",
+        False,
+    ),
+)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -173,18 +198,24 @@ def save_run(result: RunResult, out: str | Path) -> Path:
     record = {"spec": result.spec.to_dict(), "fit_seconds": result.fit_seconds, "shoprec_version": __version__}
     (root / RUN_FILE).write_text(json.dumps(record, indent=2))
     (root / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2))
+    write_manifest(root, kind=RUN_KIND, files=(RUN_FILE, METRICS_FILE, f"{MODEL_DIR}/{MANIFEST}"))
     return root
 
 
 def load_run(path: str | Path) -> tuple[ExperimentSpec, Recommender]:
-    """The spec and the fitted model of a run directory."""
+    """The spec and the fitted model of a run directory, after verifying the run's and the model's manifests.
+
+    The run's manifest covers run.json, metrics.json and the model's manifest; a file beside them that it does
+    not list is refused (sub-folders other than model/, such as a written pipeline/, are not part of the run)."""
     root = Path(path)
     run_file = root / RUN_FILE
     if not run_file.is_file():
         raise DataError(f"{root}: not a shoprec run directory (no {RUN_FILE}); create one with `shoprec train`")
+    verify_directory(root, kind=RUN_KIND, required=(RUN_FILE, f"{MODEL_DIR}/{MANIFEST}"), recursive=False)
+    record = check_fields(run_file, read_json(run_file), _RUN_FIELDS)
+    check_fields(run_file, record["spec"], _SPEC_FIELDS, prefix="spec.")
     try:
-        record = json.loads(run_file.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{run_file}: corrupt run file ({exc})") from None
-    spec = ExperimentSpec.from_dict(record["spec"])
+        spec = ExperimentSpec.from_dict(record["spec"])
+    except ConfigError as exc:
+        raise ArtifactError(f"{run_file}: field 'spec': {exc}") from None
     return spec, Recommender.load(root / MODEL_DIR)

@@ -112,6 +112,11 @@ class PipelineConfig:
         return "\n".join(lines) + "\n"
 
 
+def pipeline_paths(config: PipelineConfig) -> dict[str, Path]:
+    """Every path a pipeline names (retrieval, bundle, ranker, store), by key."""
+    return {key: getattr(config, key) for key in _PATHS if getattr(config, key) is not None}
+
+
 def _path(key: str, value: object, base: Path | None) -> Path:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"pipeline key {key!r} must be a non-empty path string, got {value!r}")
