@@ -172,12 +172,13 @@ REFUSED_PATHS = {
     "a binary file under the root": lambda root: root / "run" / "model" / TENSORS,
     "a system file": lambda root: Path("/etc/passwd"),
     "a missing file": lambda root: root / "no-such" / "pipeline.toml",
+    "a NUL byte": lambda root: "pipeline\x00.toml",
 }
 
 
 @pytest.mark.parametrize("case", REFUSED_PATHS)
 def test_refused_paths_get_one_answer_that_reveals_nothing_and_change_nothing(client, root, case):
-    path = REFUSED_PATHS[case](root)
+    path = str(REFUSED_PATHS[case](root))
     outside = root.parent / f"{root.name}-outside"
     before = files_under(root) | files_under(outside)
     response = swap(client, path)
@@ -188,7 +189,7 @@ def test_refused_paths_get_one_answer_that_reveals_nothing_and_change_nothing(cl
         "artifacts root, naming only paths under it (the server log says why)"
     )
     for secret in ("db_password", "hunter2", "payment_gateway", "api_token", "root:", "retrieval", "store"):
-        assert secret not in detail.replace(str(path), "")
+        assert secret not in detail.replace(path, "")
     assert files_under(root) | files_under(outside) == before
     assert not (root.parent / f"{root.name}-elsewhere.sqlite").exists()
     assert not (outside / "events.sqlite").exists()
@@ -197,3 +198,20 @@ def test_refused_paths_get_one_answer_that_reveals_nothing_and_change_nothing(cl
 def test_the_server_log_says_why_a_swap_was_refused(client, root, server):
     swap(client, "/etc/passwd")
     assert "swap to '/etc/passwd' refused: outside the artifacts root" in server.log_tail()
+
+
+def test_the_artifacts_root_comes_from_the_environment_or_swaps_are_off(root):
+    from shoprec.exceptions import ConfigError
+    from shoprec.serving.app import ServerSettings
+    from shoprec.serving.routers.admin import pipeline_under_root
+
+    assert ServerSettings.from_env({"SHOPREC_ARTIFACTS_ROOT": str(root)}).swap_root == root
+    assert ServerSettings.from_env({}).swap_root is None
+    with pytest.raises(ConfigError, match="SHOPREC_ARTIFACTS_ROOT must be an existing folder"):
+        ServerSettings.from_env({"SHOPREC_ARTIFACTS_ROOT": str(root / "no-such")})
+    with pytest.raises(ConfigError, match="no artifacts root, so it swaps to no pipeline"):
+        pipeline_under_root(str(root / "served" / "pipeline.toml"), None)
+    config = pipeline_under_root("served/pipeline.toml", root)
+    assert config.store == root / "served" / "events.sqlite"
+    with pytest.raises(ConfigError, match=REFUSED):  # the same pipeline, under a root that does not hold its run
+        pipeline_under_root(str(root / "served" / "pipeline.toml"), root / "served")

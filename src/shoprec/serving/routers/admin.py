@@ -37,7 +37,10 @@ def pipeline_under_root(path: str, root: Path | None) -> PipelineConfig:
     if root is None:
         raise ConfigError("body.pipeline: this server has no artifacts root, so it swaps to no pipeline")
     root = root.resolve()
-    target = (root / path).resolve()
+    try:
+        target = (root / path).resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a symlink loop
+        raise _refused(path, f"not a path ({exc})") from None
     if not target.is_relative_to(root):
         raise _refused(path, "outside the artifacts root")
     if not _small_file(target):
