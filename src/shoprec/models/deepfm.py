@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from shoprec.artifact_schema import OBJECT, check_fields, json_field
+from shoprec.artifact_schema import LIST, OBJECT, check_fields, json_field
 from shoprec.artifacts import STATE, read_artifact, write_artifact
 from shoprec.config import ModelConfig, TrainOptions
 from shoprec.data.dataset import Dataset
@@ -401,7 +401,7 @@ class DeepFMClassifier:
     @classmethod
     def load(cls, path: str | Path) -> DeepFMClassifier:
         _, tensors, state = read_artifact(path, kind="deepfm-classifier")
-        check_fields(Path(path) / STATE, state, (json_field("config", OBJECT), json_field("schema", OBJECT)))
+        check_fields(Path(path) / STATE, state, (json_field("config", OBJECT), json_field("schema", LIST)))
         try:
             model = cls(DeepFMConfig.from_dict(state["config"]))
         except ConfigError as exc:
