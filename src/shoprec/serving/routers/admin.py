@@ -37,22 +37,28 @@ def pipeline_under_root(path: str, root: Path | None) -> PipelineConfig:
     if root is None:
         raise ConfigError("body.pipeline: this server has no artifacts root, so it swaps to no pipeline")
     root = root.resolve()
-    try:
-        target = (root / path).resolve()
-    except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a symlink loop
-        raise _refused(path, f"not a path ({exc})") from None
-    if not target.is_relative_to(root):
+    target = root / path
+    if not _inside(target, root):  # also a NUL byte or a symlink loop
         raise _refused(path, "outside the artifacts root")
+    target = target.resolve()  # relative paths in the file are relative to where it really lies
     if not _small_file(target):
         raise _refused(path, "no file of at most 1 MiB there")
     try:
         config = PipelineConfig.from_toml(target)
     except (ConfigError, OSError) as exc:
         raise _refused(path, str(exc)) from None
-    outside = [key for key, value in pipeline_paths(config).items() if not value.resolve().is_relative_to(root)]
+    outside = [key for key, value in pipeline_paths(config).items() if not _inside(value, root)]
     if outside:
         raise _refused(path, f"its {outside} lie outside the artifacts root")
     return config
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path`, symlinks resolved, lies under the (resolved) `root`; False for what is no path at all."""
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, ValueError, RuntimeError):
+        return False
 
 
 def _small_file(path: Path) -> bool:
