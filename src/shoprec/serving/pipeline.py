@@ -192,8 +192,7 @@ def write_pipeline(
     from shoprec.serving.bundle import build_bundle
 
     run_dir, out = Path(run_dir), Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    build_bundle(run_dir, out / BUNDLE_DIR, segment_field=segment_field)
+    build_bundle(run_dir, out / BUNDLE_DIR, segment_field=segment_field)  # verifies the run before writing anything
     ranker_path = None
     if ranker is not None:
         ranker_path = Path(ranker) / MODEL_DIR if (Path(ranker) / MODEL_DIR).is_dir() else Path(ranker)
