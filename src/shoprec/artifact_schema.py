@@ -57,15 +57,15 @@ def optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return lambda value: value is None or check(value)
 
 
-INT = ("an integer >= 0", is_int)
-NUMBER = ("a finite number", is_number)
-STR = ("a string", is_str)
-OBJECT = ("a JSON object", is_object)
-LIST = ("a list", is_list)
-STR_LIST = ("a list of strings", is_str_list)
-
-
+#: A kind of JSON value: what it is called in messages, and its check.
 Kind = tuple[str, Callable[[Any], bool]]
+
+INT: Kind = ("an integer >= 0", is_int)
+NUMBER: Kind = ("a finite number", is_number)
+STR: Kind = ("a string", is_str)
+OBJECT: Kind = ("a JSON object", is_object)
+LIST: Kind = ("a list", is_list)
+STR_LIST: Kind = ("a list of strings", is_str_list)
 
 
 def json_field(name: str, kind: Kind, *, nullable: bool = False, required: bool = True) -> Field:
