@@ -1,10 +1,12 @@
 """Experiments as data: what to load, how to split, which model — and the run directory that records it.
 
 A run directory holds everything needed to evaluate or serve a trained model again:
+    manifest.json checksums of run.json, metrics.json and model/manifest.json (signed with SHOPREC_ARTIFACT_KEY)
     run.json      the ExperimentSpec, timings and shoprec version (+ `data_source`: path, sha256, size,
                   columns and event weights when trained from your own files)
-    model/        the model artifact (safetensors + JSON, checksummed)
+    model/        the model artifact (safetensors + JSON, its own manifest)
     metrics.json  the evaluation computed right after training
+Loading verifies the run's manifest (no unlisted file beside them), then the model's, then every field.
 The split is not stored: it is recomputed deterministically from the spec (same data, method and seed).
 """
 
@@ -17,11 +19,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from shoprec import __version__
+from shoprec import __version__, artifact_schema
+from shoprec.artifact_schema import LIST, NUMBER, OBJECT, STR, Field, json_field, read_json
+from shoprec.artifacts import MANIFEST, verify_directory, write_manifest
 from shoprec.config import TrainOptions, check_fields, check_range, coerce, coerce_fields, coerce_kwargs
 from shoprec.data.dataset import Dataset, Split
 from shoprec.data.sources.local import DATA_SOURCE, check_unchanged
-from shoprec.exceptions import ConfigError, DataError
+from shoprec.exceptions import ArtifactError, ConfigError, DataError
 from shoprec.models.base import Recommender
 from shoprec.models.registry import create_model
 
@@ -33,6 +37,39 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
 MODEL_DIR = "model"
+RUN_KIND = "run"
+
+#: run.json and its `spec`: what each field must be (the spec's defaults apply to optional ones).
+_RUN_FIELDS = (
+    json_field("spec", OBJECT),
+    json_field("fit_seconds", NUMBER),
+    json_field("shoprec_version", STR),
+    json_field(DATA_SOURCE, OBJECT, required=False),
+)
+_SOURCE_FIELDS = (
+    json_field("path", STR),
+    json_field("sha256", STR),
+    json_field("columns", OBJECT),
+    json_field("event_weights", OBJECT, nullable=True),
+    json_field("files", LIST, required=False),
+)
+_SPEC_FIELDS = (
+    json_field("data", STR),
+    json_field("model", STR),
+    json_field("split", STR, required=False),
+    json_field("protocol", STR, nullable=True, required=False),
+    json_field("params", OBJECT, required=False),
+    json_field("split_options", OBJECT, required=False),
+    json_field("data_options", OBJECT, required=False),
+    json_field("implicit_threshold", NUMBER, nullable=True, required=False),
+    Field("seed", lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer", False),
+    Field(
+        "ks",
+        lambda v: isinstance(v, list) and all(isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in v),
+        "a list of integers > 0",
+        False,
+    ),
+)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -225,24 +262,34 @@ def save_run(result: RunResult, out: str | Path) -> Path:
         result.model.save(root / MODEL_DIR)
         (root / RUN_FILE).write_text(json.dumps(record, indent=2))
         (root / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2))
+        write_manifest(root, kind=RUN_KIND, files=(RUN_FILE, METRICS_FILE, f"{MODEL_DIR}/{MANIFEST}"))
     except OSError as exc:
         raise ConfigError(f"{root}: cannot write the run directory ({exc.strerror or exc})") from None
     return root
 
 
 def load_run(path: str | Path) -> tuple[ExperimentSpec, Recommender]:
-    """The spec and the fitted model of a run directory; DataError if the data file it was trained on changed."""
+    """The spec and the fitted model of a run directory, after verifying the run's and the model's manifests.
+
+    The run's manifest covers run.json, metrics.json and the model's manifest; a file beside them that it does
+    not list is refused (sub-folders other than model/, such as a written pipeline/, are not part of the run).
+    DataError if the data files it was trained on changed."""
     root = Path(path)
     run_file = root / RUN_FILE
     if not run_file.is_file():
         raise DataError(f"{root}: not a shoprec run directory (no {RUN_FILE}); create one with `shoprec train`")
+    verify_directory(root, kind=RUN_KIND, required=(RUN_FILE, f"{MODEL_DIR}/{MANIFEST}"), recursive=False)
+    record = artifact_schema.check_fields(run_file, read_json(run_file), _RUN_FIELDS)
+    artifact_schema.check_fields(run_file, record["spec"], _SPEC_FIELDS, prefix="spec.")
     try:
-        record = json.loads(run_file.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{run_file}: corrupt run file ({exc})") from None
-    spec = ExperimentSpec.from_dict(record["spec"])
+        spec = ExperimentSpec.from_dict(record["spec"])
+    except ConfigError as exc:
+        raise ArtifactError(f"{run_file}: field 'spec': {exc}") from None
     source = record.get(DATA_SOURCE)
     if source is not None:  # trained from a path: the same bytes, found from any working directory
+        artifact_schema.check_fields(run_file, source, _SOURCE_FIELDS, prefix=f"{DATA_SOURCE}.")
+        for entry in source.get("files") or []:
+            artifact_schema.check_fields(run_file, entry, _SOURCE_FIELDS[:2], prefix=f"{DATA_SOURCE}.files[].")
         check_unchanged(source)
         spec.data = source["path"]
         spec.data_options = {"columns": source["columns"], "event_weights": source["event_weights"]}

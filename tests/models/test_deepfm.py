@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import ClassVar
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from tests.conftest import make_block_dataset
+from tests.core.tamper import edit_json, reseal
 from tests.models.suite import ModelSuite
 from tests.models.test_mf import rank_one_ratings
 
@@ -17,7 +19,7 @@ from shoprec.data.dataset import Dataset
 from shoprec.data.features import CategoricalColumn, FeatureTable
 from shoprec.data.sources.ctr import LabelledRows
 from shoprec.data.split import leave_one_out
-from shoprec.exceptions import ConfigError, DataError, NotFittedError
+from shoprec.exceptions import ArtifactError, ConfigError, DataError, NotFittedError
 from shoprec.models.base import Recommender
 from shoprec.models.deepfm import DeepFM, DeepFMClassifier, DeepFMConfig, DeepFMNet
 from shoprec.models.fields import FieldSchema
@@ -161,6 +163,18 @@ def test_classifier_validates_saves_and_loads(tmp_path: Path) -> None:
     assert probs.shape == (200,) and ((probs > 0) & (probs < 1)).all()
     with pytest.raises(NotFittedError):
         DeepFMClassifier().predict(valid)
+    for i, (change, message) in enumerate(
+        [
+            (lambda state: state.pop("schema"), "state.json: field 'schema' missing; expected a list"),
+            (lambda state: state["config"].update(loss=3), "state.json: field 'config'"),
+            (lambda state: state["schema"][0].pop("name"), "malformed classifier state"),
+        ]
+    ):
+        edited = shutil.copytree(tmp_path / "ctr", tmp_path / f"edited-{i}")
+        edit_json(edited / "state.json", change)
+        reseal(edited)
+        with pytest.raises(ArtifactError, match=message):
+            DeepFMClassifier.load(edited)
 
 
 def test_config_errors_name_the_parameter() -> None:

@@ -129,6 +129,16 @@ def test_write_pipeline_makes_a_servable_folder(run, tmp_path):
     assert result.source == "personal" and len(result.items) == 5
 
 
+def test_a_run_edited_after_training_is_refused_before_anything_is_written(run, tmp_path):
+    edited = shutil.copytree(run, tmp_path / "run")
+    record, text = edited / "run.json", (edited / "run.json").read_text()
+    assert '"implicit_threshold": null' in text
+    record.write_text(text.replace('"implicit_threshold": null', '"implicit_threshold": 4.0'))
+    with pytest.raises(ArtifactError, match=r"run\.json: checksum mismatch"):
+        write_pipeline(edited, tmp_path / "serve")
+    assert not (tmp_path / "serve").exists()
+
+
 def test_a_moved_pipeline_folder_still_loads(run, tmp_path):
     write_pipeline(run, tmp_path / "a")
     shutil.move(tmp_path / "a", tmp_path / "b")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.core.tamper import edit_json, poison_tensor, reseal
 from torch import nn
 
 from shoprec.exceptions import ArtifactError
@@ -61,3 +62,31 @@ def test_tampered_checkpoint_is_refused(tmp_path: Path) -> None:
     tensors.write_bytes(tensors.read_bytes()[:-4] + b"oops")
     with pytest.raises(ArtifactError, match="checksum mismatch"):
         load_checkpoint(tmp_path, Net(), build_optimizer(Net(), "adam", 0.1))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda state: state.pop("epoch"), "field 'epoch' missing; expected an integer >= 0"),
+        (lambda state: state.update(optimizers={}), "field 'optimizers' is an object"),
+        (lambda state: state.update(progress=[1]), "field 'progress' is a list \\[1\\]; expected a JSON object"),
+    ],
+)
+def test_malformed_checkpoint_state_is_named(tmp_path: Path, change, message) -> None:
+    net = Net()
+    opt = build_optimizer(net, "adam", 0.1)
+    path = save_checkpoint(tmp_path, net, opt, epoch=0, progress={})
+    edit_json(path / "state.json", change)
+    reseal(path)
+    with pytest.raises(ArtifactError, match=f"last/state.json: {message}"):
+        load_checkpoint(tmp_path, net, opt)
+
+
+def test_a_checkpoint_with_non_finite_weights_is_refused(tmp_path: Path) -> None:
+    net = Net()
+    opt = build_optimizer(net, "adam", 0.1)
+    path = save_checkpoint(tmp_path, net, opt, epoch=0, progress={})
+    poison_tensor(path, "model.head.weight", float("inf"))
+    reseal(path)
+    with pytest.raises(ArtifactError, match=r"tensor 'model\.head\.weight' holds non-finite values"):
+        load_checkpoint(tmp_path, net, opt)

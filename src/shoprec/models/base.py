@@ -16,7 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from shoprec.artifacts import read_artifact, write_artifact
+from shoprec.artifact_schema import INT, OBJECT, STR, STR_LIST, check_fields, json_field
+from shoprec.artifacts import STATE, read_artifact, write_artifact
 from shoprec.config import ModelConfig, TrainOptions
 from shoprec.data.dataset import Dataset
 from shoprec.data.vocabulary import Vocabulary
@@ -28,6 +29,17 @@ R = TypeVar("R", bound="Recommender")
 #: Scores computed per batch are bounded to about this many floats (users x items), so full ranking
 #: over any catalog needs bounded memory.
 SCORE_BUDGET = 1 << 24
+
+#: The fields of a model artifact's state.json and what each must be.
+_STATE_FIELDS = (
+    json_field("model", STR),
+    json_field("config", OBJECT),
+    json_field("n_users", INT),
+    json_field("n_items", INT),
+    json_field("user_ids", STR_LIST),
+    json_field("item_ids", STR_LIST),
+    json_field("extra", OBJECT, required=False),
+)
 
 
 class Recommender(ABC):
@@ -206,27 +218,56 @@ class Recommender(ABC):
 
     @classmethod
     def load(cls, path: str | Path) -> Recommender:
-        """Load a saved model; `Recommender.load` dispatches on the model name stored in the artifact."""
+        """Load a saved model; `Recommender.load` dispatches on the model name stored in the artifact.
+
+        The manifest, checksums (and signature, when keyed), every state field and the finiteness of the
+        weights are checked first: anything malformed is one ArtifactError naming the file and field."""
         from shoprec.models.registry import get_model_class
 
         _, tensors, state = read_artifact(path, kind="model")
-        model_cls = get_model_class(state["model"]) if cls is Recommender else cls
+        where = Path(path) / STATE
+        check_fields(where, state, _STATE_FIELDS)
+        try:
+            model_cls = get_model_class(state["model"]) if cls is Recommender else cls
+        except ConfigError as exc:
+            raise ArtifactError(f"{where}: field 'model': {exc}") from None
         if model_cls.name != state["model"]:
             raise ArtifactError(f"{path}: holds a {state['model']!r} model, not {model_cls.name!r}")
-        model = model_cls(model_cls.config_class.from_dict(state["config"]))
-        model.n_users_ = int(state["n_users"])
-        model.n_items_ = int(state["n_items"])
-        model.user_vocab_ = Vocabulary(np.asarray(state["user_ids"], dtype=str))
-        model.item_vocab_ = Vocabulary(np.asarray(state["item_ids"], dtype=str))
-        indptr, indices = tensors.pop("base.seen_indptr"), tensors.pop("base.seen_indices")
-        model.seen_ = sp.csr_matrix(
-            (np.ones(len(indices), np.float32), indices, indptr), shape=(model.n_users_, model.n_items_)
-        )
-        model.item_popularity_ = tensors.pop("base.item_popularity")
-        own = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
-        model._load_state(own, state.get("extra", {}))
+        try:
+            config = model_cls.config_class.from_dict(state["config"])
+        except ConfigError as exc:
+            raise ArtifactError(f"{where}: field 'config': {exc}") from None
+        for side in ("user", "item"):
+            if len(state[f"{side}_ids"]) != state[f"n_{side}s"]:
+                raise ArtifactError(
+                    f"{where}: field '{side}_ids' has {len(state[f'{side}_ids'])} ids; expected n_{side}s = "
+                    f"{state[f'n_{side}s']}"
+                )
+        model = model_cls(config)
+        try:
+            model._restore(tensors, state)
+        except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+            raise ArtifactError(f"{path}: malformed {state['model']!r} model state ({problem})") from None
         model.fitted_ = True
         return model
+
+    def _restore(self, tensors: dict[str, np.ndarray], state: dict[str, Any]) -> None:
+        """Set the learned state from a verified artifact's tensors and checked state fields."""
+        self.n_users_ = int(state["n_users"])
+        self.n_items_ = int(state["n_items"])
+        self.user_vocab_ = Vocabulary(np.asarray(state["user_ids"], dtype=str))
+        self.item_vocab_ = Vocabulary(np.asarray(state["item_ids"], dtype=str))
+        indptr, indices = tensors.pop("base.seen_indptr"), tensors.pop("base.seen_indices")
+        self.seen_ = sp.csr_matrix(
+            (np.ones(len(indices), np.float32), indices, indptr), shape=(self.n_users_, self.n_items_)
+        )
+        self.item_popularity_ = tensors.pop("base.item_popularity")
+        if self.item_popularity_.shape != (self.n_items_,):
+            shape = self.item_popularity_.shape
+            raise ValueError(f"base.item_popularity has shape {shape}, expected ({self.n_items_},)")
+        own = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
+        self._load_state(own, state.get("extra", {}))
 
     def _state_tensors(self) -> dict[str, np.ndarray | torch.Tensor]:
         """Learned arrays to save; override in every model with learned state."""

@@ -28,11 +28,12 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from shoprec.artifacts import read_artifact, write_artifact
+from shoprec.artifact_schema import LIST, OBJECT, check_fields, json_field
+from shoprec.artifacts import STATE, read_artifact, write_artifact
 from shoprec.config import ModelConfig, TrainOptions
 from shoprec.data.dataset import Dataset
 from shoprec.evaluation.labelled import log_loss, roc_auc
-from shoprec.exceptions import ConfigError, DataError, NotFittedError
+from shoprec.exceptions import ArtifactError, ConfigError, DataError, NotFittedError
 from shoprec.models.base import Recommender
 from shoprec.models.fields import Field, FieldEmbedding, FieldSchema, FieldStore, FieldValues, hidden_activation, mlp
 from shoprec.models.registry import register
@@ -400,9 +401,16 @@ class DeepFMClassifier:
     @classmethod
     def load(cls, path: str | Path) -> DeepFMClassifier:
         _, tensors, state = read_artifact(path, kind="deepfm-classifier")
-        model = cls(DeepFMConfig.from_dict(state["config"]))
-        model.schema_ = FieldSchema.from_json(state["schema"])
-        model.module_ = _RowScorer(DeepFMNet([model.schema_], model.config))
-        model.module_.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()})
+        check_fields(Path(path) / STATE, state, (json_field("config", OBJECT), json_field("schema", LIST)))
+        try:
+            model = cls(DeepFMConfig.from_dict(state["config"]))
+        except ConfigError as exc:
+            raise ArtifactError(f"{Path(path) / STATE}: field 'config': {exc}") from None
+        try:
+            model.schema_ = FieldSchema.from_json(state["schema"])
+            model.module_ = _RowScorer(DeepFMNet([model.schema_], model.config))
+            model.module_.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()})
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise ArtifactError(f"{path}: malformed classifier state ({type(exc).__name__}: {exc})") from None
         model.module_.eval()
         return model

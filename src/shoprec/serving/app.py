@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fastapi import Request
@@ -36,15 +36,22 @@ class ServerSettings:
 
     api_keys: ApiKeys = field(default_factory=ApiKeys)
     max_body_bytes: int = MAX_BODY_BYTES
+    #: /admin/swap accepts only pipelines under this folder (None: no swaps; `serve_pipeline` defaults it to
+    #: the folder holding the served pipeline's folder).
+    swap_root: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
-        """Keys from SHOPREC_API_KEY_*, the body cap from SHOPREC_MAX_BODY_BYTES."""
+        """Keys from SHOPREC_API_KEY_*, the body cap from SHOPREC_MAX_BODY_BYTES, the swap root from
+        SHOPREC_ARTIFACTS_ROOT (an existing folder)."""
         env = os.environ if environ is None else environ
         raw = env.get("SHOPREC_MAX_BODY_BYTES", str(MAX_BODY_BYTES))
         if not raw.isdigit() or int(raw) < 1024:
             raise ConfigError(f"SHOPREC_MAX_BODY_BYTES must be an integer >= 1024 (bytes), got {raw!r}")
-        return cls(api_keys=ApiKeys.from_env(env), max_body_bytes=int(raw))
+        root = env.get("SHOPREC_ARTIFACTS_ROOT") or None
+        if root is not None and not Path(root).is_dir():
+            raise ConfigError(f"SHOPREC_ARTIFACTS_ROOT must be an existing folder, got {root!r}")
+        return cls(api_keys=ApiKeys.from_env(env), max_body_bytes=int(raw), swap_root=Path(root) if root else None)
 
 
 def create_app(service: RecommendationService, settings: ServerSettings | None = None) -> ShoprecAPI:
@@ -57,6 +64,7 @@ def create_app(service: RecommendationService, settings: ServerSettings | None =
     )
     app.state.service = service
     app.state.api_keys = settings.api_keys
+    app.state.swap_root = settings.swap_root
     app.state.metrics = HttpMetrics(service.stats)
     warn_if_open(settings.api_keys)
     for router in ROUTERS:
@@ -102,6 +110,8 @@ def serve_pipeline(
     from shoprec.serving.workers import listening_socket, run_workers, worker_socket
 
     settings = settings or ServerSettings.from_env()
+    if settings.swap_root is None:  # default: pipelines beside the served one
+        settings = replace(settings, swap_root=Path(pipeline).resolve().parent.parent)
     if workers > 1 and not HttpMetrics.shared_across_processes():
         raise ConfigError(
             "--workers > 1 needs PROMETHEUS_MULTIPROC_DIR set (to an empty directory) before shoprec starts, "

@@ -14,12 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from shoprec.artifacts import read_artifact, write_artifact
+from shoprec.artifact_schema import STR_LIST, check_fields, json_field
+from shoprec.artifacts import STATE, read_artifact, write_artifact
 from shoprec.data.dataset import Dataset
 from shoprec.data.features import CategoricalColumn, NumericColumn
 from shoprec.exceptions import ConfigError, DataError
 
 KIND = "catalog"
+_STATE_FIELDS = tuple(json_field(name, STR_LIST) for name in ("ids", "category_names", "brand_names", "title"))
 ATTRIBUTES = ("category", "brand", "price", "in_stock", "title")
 #: dtype and value-for-unknown of each numpy column.
 _COLUMNS: dict[str, tuple[type, object]] = {
@@ -211,7 +213,8 @@ class Catalog:
     @classmethod
     def load(cls, path: str | Path) -> Catalog:
         """Read a catalog artifact, verifying its checksums."""
-        _, tensors, state = read_artifact(path, kind=KIND)
+        _, tensors, state = read_artifact(path, kind=KIND, allow_nonfinite=("price",))  # NaN: unknown price
+        check_fields(Path(path) / STATE, state, _STATE_FIELDS)
         return cls(
             state["ids"],
             category=tensors["category"],

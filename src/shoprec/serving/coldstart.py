@@ -23,13 +23,20 @@ from typing import Protocol
 
 import numpy as np
 
-from shoprec.artifacts import read_artifact, write_artifact
+from shoprec.artifact_schema import NUMBER, STR, STR_LIST, check_fields, json_field
+from shoprec.artifacts import STATE, read_artifact, write_artifact
 from shoprec.data.dataset import Dataset
 from shoprec.data.features import CategoricalColumn
 from shoprec.exceptions import ConfigError, DataError
 from shoprec.serving.live import grow
 
 KIND = "coldstart"
+_STATE_FIELDS = (
+    json_field("segments", STR_LIST),
+    json_field("category_names", STR_LIST),
+    json_field("segment_field", STR, nullable=True),
+    json_field("prior", NUMBER),
+)
 #: How many of a segment's best items a cached ranking keeps (filters and exclusions pick from these first).
 RANKED = 2048
 
@@ -191,6 +198,7 @@ class ColdStart:
     def load(cls, path: str | Path) -> ColdStart:
         """Load and verify (checksums) a saved ColdStart; a corrupt artifact raises ArtifactError."""
         _, tensors, state = read_artifact(path, kind=KIND)
+        check_fields(Path(path) / STATE, state, _STATE_FIELDS)
         return cls(
             tensors["counts"],
             state["segments"],

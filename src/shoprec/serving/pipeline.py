@@ -112,6 +112,11 @@ class PipelineConfig:
         return "\n".join(lines) + "\n"
 
 
+def pipeline_paths(config: PipelineConfig) -> dict[str, Path]:
+    """Every path a pipeline names (retrieval, bundle, ranker, store), by key."""
+    return {key: getattr(config, key) for key in _PATHS if getattr(config, key) is not None}
+
+
 def _path(key: str, value: object, base: Path | None) -> Path:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"pipeline key {key!r} must be a non-empty path string, got {value!r}")
@@ -187,8 +192,7 @@ def write_pipeline(
     from shoprec.serving.bundle import build_bundle
 
     run_dir, out = Path(run_dir), Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    build_bundle(run_dir, out / BUNDLE_DIR, segment_field=segment_field)
+    build_bundle(run_dir, out / BUNDLE_DIR, segment_field=segment_field)  # verifies the run before writing anything
     ranker_path = None
     if ranker is not None:
         ranker_path = Path(ranker) / MODEL_DIR if (Path(ranker) / MODEL_DIR).is_dir() else Path(ranker)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -198,7 +199,8 @@ class RecommendationService:
     def swap(self, config: PipelineConfig) -> str:
         """Load `config` fully (verifying artifacts, replaying the store), then switch to it; returns its version.
 
-        Reads continue on the old pipeline meanwhile; a broken artifact leaves the old one serving.
+        Reads continue on the old pipeline meanwhile; a broken artifact leaves the old one serving, and an event
+        store the refused swap created is removed again (a refused swap leaves nothing on disk).
         """
         if self._sync.processes > 1:
             raise ConfigError(
@@ -207,12 +209,18 @@ class RecommendationService:
             )
         with self._writer:
             same_store = config.store.resolve() == self._store.path.resolve()
-            store = self._store if same_store else _open_store(config)
+            created = not same_store and not config.store.exists()
             try:
-                state = load_state(config, store)
+                store = self._store if same_store else _open_store(config)
+                try:
+                    state = load_state(config, store)
+                except BaseException:
+                    if not same_store:
+                        store.close()
+                    raise
             except BaseException:
-                if not same_store:
-                    store.close()
+                if created:
+                    _remove_store(config.store)
                 raise
             with self._lock.write():
                 old, self._state, self._store = self._store, state, store
@@ -277,6 +285,12 @@ def _exclusions(state: ServingState, user: int, history: np.ndarray) -> np.ndarr
 
 def _open_store(config: PipelineConfig) -> EventStore:
     return EventStore(config.store, allowed_events=config.event_weights)
+
+
+def _remove_store(path: Path) -> None:
+    """Delete an event store file (and SQLite's WAL / shared-memory / journal files beside it)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 def _listed(state: ServingState, items: np.ndarray, scores: np.ndarray, reasons: list[str]) -> list[Recommended]:

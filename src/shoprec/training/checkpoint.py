@@ -22,11 +22,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from shoprec.artifacts import read_artifact, write_artifact
+from shoprec.artifact_schema import INT, LIST, OBJECT, check_fields, json_field
+from shoprec.artifacts import STATE, read_artifact, write_artifact
 from shoprec.training.optim import OptimizerGroup
 
 KIND = "checkpoint"
 LAST = "last"
+_STATE_FIELDS = (json_field("epoch", INT), json_field("progress", OBJECT), json_field("optimizers", LIST))
 
 
 @dataclass
@@ -72,6 +74,7 @@ def has_checkpoint(directory: str | Path | None) -> bool:
 def load_checkpoint(directory: str | Path, module: nn.Module, optimizer: OptimizerGroup) -> Checkpoint:
     """Restore module and optimizer in place from `directory/last` (checksums verified)."""
     _, arrays, state = read_artifact(Path(directory) / LAST, kind=KIND)
+    check_fields(Path(directory) / LAST / STATE, state, _STATE_FIELDS)
     device = next(iter(module.state_dict().values())).device
     groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "best": {}, "optim": {}}
     for key, value in arrays.items():
