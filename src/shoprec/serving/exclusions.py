@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import numpy as np
 
+_NONE = np.zeros(0, dtype=np.int32)
+
 
 class UserItems:
-    """user index -> item indices, appended to by events, dropped whole when the user is deleted.
+    """user index -> the distinct item indices to exclude, added to by events, dropped whole on deletion.
 
-    Not locked itself: the service writes it under its state's write lock and reads it under the read lock."""
+    Each user's items are one sorted int32 array: memory grows with distinct (user, item) pairs at 4 bytes
+    each, not with the number of events. Not locked itself: the service writes it under its state's write
+    lock and reads it under the read lock."""
 
     def __init__(self) -> None:
-        self._items: dict[int, list[int]] = {}
+        self._items: dict[int, np.ndarray] = {}
 
     def add(self, user: int, items: np.ndarray) -> None:
         if len(items):
-            self._items.setdefault(user, []).extend(np.asarray(items, dtype=np.int64).tolist())
+            known = self._items.get(user)
+            new = np.asarray(items, dtype=np.int32)
+            self._items[user] = np.unique(new) if known is None else np.union1d(known, new)
 
     def of(self, user: int) -> np.ndarray:
-        """(m,) int64 item indices of the user, possibly repeated; empty when none."""
-        return np.array(self._items.get(user, ()), dtype=np.int64)
+        """(m,) int64 distinct item indices of the user, sorted; empty when none."""
+        return self._items.get(user, _NONE).astype(np.int64)
 
     def forget(self, user: int) -> None:
         self._items.pop(user, None)
