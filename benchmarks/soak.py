@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import itertools
 import json
@@ -42,9 +43,11 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import numpy as np
 import uvloop
 
@@ -83,6 +86,7 @@ class Mix:
     ms: np.ndarray = field(init=False)
     created: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    events_answered: int = 0
     deletable: dict[str, None] = field(default_factory=dict)  # new users with an answered event, not yet deleted
     _gone: set[str] = field(default_factory=set)  # new users deleted once (never deleted again: 404 otherwise)
     _pending: dict[int, tuple[str, ...]] = field(default_factory=dict)
@@ -122,6 +126,7 @@ class Mix:
         if status not in EXPECTED[kind]:
             return
         if kind in ("event", "event_batch"):
+            self.events_answered += len(names)
             self.deletable.update((u, None) for u in names if u.startswith("new-") and u not in self._gone)
         elif kind == "item_put" and status == 201:
             self.created.extend(names)
@@ -184,24 +189,43 @@ def server_memory(pid: int) -> dict[str, float | int]:
     }
 
 
-async def sample_memory(pid: int, every: float, start: float, samples: list[dict]) -> None:
-    """Append a memory sample every `every` s from `start` until cancelled; /proc is read in a thread so the
-    client's event loop keeps sending meanwhile."""
+def sample(pid: int, port: int, mix: Mix, start: float) -> dict[str, object]:
+    """One row of the series: memory, the users and items the server knows (GET /health; null if it does not
+    answer in 5 s), the writes answered so far and the 1-minute load average; what grows shows beside what
+    the server holds."""
+    try:
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5.0).json()
+    except (httpx.HTTPError, ValueError):
+        health = {}
+    return {
+        "t_s": round(time.perf_counter() - start, 1),
+        **server_memory(pid),
+        "users": health.get("users"),
+        "items": health.get("items"),
+        "events_answered": mix.events_answered,
+        "users_deleted": len(mix.deleted),
+        "load1": round(os.getloadavg()[0], 2),
+    }
+
+
+async def sample_every(every: float, start: float, take: Callable[[], dict], samples: list[dict]) -> None:
+    """Append `take()` every `every` s from `start` until cancelled, in a thread (reading /proc and /health)
+    so the client's event loop keeps sending meanwhile."""
     loop = asyncio.get_running_loop()
     tick = 0
     while True:
         delay = start + tick * every - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        memory = await loop.run_in_executor(None, server_memory, pid)
-        samples.append({"t_s": round(time.perf_counter() - start, 1), **memory, "load1": os.getloadavg()[0]})
+        samples.append(await loop.run_in_executor(None, take))
         tick += 1
 
 
 async def drive(args: argparse.Namespace, pid: int, port: int, mix: Mix, samples: list[dict]) -> bool:
-    """The load and the memory sampler; False when the hard time limit cut the load short."""
+    """The load and the sampler; False when the hard time limit cut the load short."""
     start = time.perf_counter()
-    sampler = asyncio.ensure_future(sample_memory(pid, args.sample_every, start, samples))
+    take = functools.partial(sample, pid, port, mix, start)
+    sampler = asyncio.ensure_future(sample_every(args.sample_every, start, take, samples))
     load = loadgen.run_requests(
         "127.0.0.1",
         port,
@@ -219,7 +243,7 @@ async def drive(args: argparse.Namespace, pid: int, port: int, mix: Mix, samples
         finished = False
     finally:
         sampler.cancel()
-    samples.append({"t_s": round(time.perf_counter() - start, 1), **server_memory(pid), "load1": os.getloadavg()[0]})
+    samples.append(take())
     return finished
 
 
@@ -386,8 +410,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="server worker processes (shoprec serve --workers)")
     parser.add_argument("--connections", type=int, default=16, help="keep-alive connections of the client")
     parser.add_argument("--mix", type=float, nargs=5, default=list(DEFAULT_MIX), metavar="W", help=" ".join(KINDS))
-    parser.add_argument("--new-users", type=int, default=20_000, help="ids of new users the load draws from")
-    parser.add_argument("--new-items", type=int, default=2_000, help="ids of new items PUT may create")
+    parser.add_argument("--new-users", type=int, default=5_000, help="ids of new users the load draws from")
+    parser.add_argument("--new-items", type=int, default=500, help="ids of new items PUT may create")
     parser.add_argument("--warmup", type=float, default=300.0, help="seconds left out of the memory baseline")
     parser.add_argument("--window", type=float, default=300.0, help="seconds each memory median covers")
     parser.add_argument("--interval", type=float, default=60.0, help="seconds per latency / error row")
