@@ -173,8 +173,11 @@ def server_memory(pid: int) -> dict[str, float | int]:
     `anon_mb`, the growth measure: proportional anonymous + shared-memory pages, i.e. what the server itself
     allocated (heap, arrays), pages shared copy-on-write by the forked workers counted once. Total `pss_mb` and
     `rss_mb` also hold file-backed pages (torch, numpy and other libraries), whose PSS moves whenever other
-    programs on the machine map or unmap the same files."""
-    totals = dict.fromkeys(("Rss", "Pss", "Pss_Anon", "Pss_Shmem"), 0)
+    programs on the machine map or unmap the same files. What makes `anon_mb` grow: `anonymous_mb` (anonymous
+    pages of each process, shared ones in every sharer) grows only with new allocations, while a worker writing
+    to a page it still shares with the supervisor (a copy-on-write copy, e.g. a reference count) moves
+    `private_dirty_mb` and `anon_mb` but not `anonymous_mb`."""
+    totals = dict.fromkeys(("Rss", "Pss", "Pss_Anon", "Pss_Shmem", "Anonymous", "Private_Dirty"), 0)
     pids = server_pids(pid)
     for p in pids:
         for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()[1:]:
@@ -185,6 +188,8 @@ def server_memory(pid: int) -> dict[str, float | int]:
         "anon_mb": round((totals["Pss_Anon"] + totals["Pss_Shmem"]) / 1024, 1),
         "pss_mb": round(totals["Pss"] / 1024, 1),
         "rss_mb": round(totals["Rss"] / 1024, 1),
+        "anonymous_mb": round(totals["Anonymous"] / 1024, 1),
+        "private_dirty_mb": round(totals["Private_Dirty"] / 1024, 1),
         "processes": len(pids),
     }
 
@@ -304,6 +309,8 @@ def summarise(args: argparse.Namespace, mix: Mix, samples: list[dict], finished:
     anon = memory_growth(samples, "anon_mb", args.warmup, args.window, args.duration)
     pss = memory_growth(samples, "pss_mb", args.warmup, args.window, args.duration)
     rss = memory_growth(samples, "rss_mb", args.warmup, args.window, args.duration)
+    allocated = memory_growth(samples, "anonymous_mb", args.warmup, args.window, args.duration)
+    copied = memory_growth(samples, "private_dirty_mb", args.warmup, args.window, args.duration)
     p99s = [row["all"]["p99_ms"] for row in intervals if row["all"]["p99_ms"] is not None]
     answered = mix.status > 0
     return {
@@ -340,6 +347,8 @@ def summarise(args: argparse.Namespace, mix: Mix, samples: list[dict], finished:
         "pss_after_warmup_mb": pss["after_warmup_mb"],
         "pss_growth_pct": pss["growth_pct"],
         "rss_growth_pct": rss["growth_pct"],
+        "anonymous_growth_mb": round(allocated["last_mb"] - allocated["after_warmup_mb"], 1),
+        "private_dirty_growth_mb": round(copied["last_mb"] - copied["after_warmup_mb"], 1),
         "memory_flat": anon["growth_pct"] < FLAT_PCT,
         "load1_max": round(max(s["load1"] for s in samples), 2),
         "machine": "2-core VM shared with other work (load1 per sample in `memory`)",
@@ -382,7 +391,9 @@ def markdown(row: dict) -> str:
         f"- requests {row['requests']:,}, answered {row['answered']:,}, errors {row['errors']} {row['errors_by_type']}",
         f"- anonymous memory (PSS) at start / after warm-up / last {row['anon_start_mb']:,.0f} / "
         f"{row['anon_after_warmup_mb']:,.0f} / {row['anon_last_mb']:,.0f} MB: growth {row['memory_growth_pct']:+.2f}% "
-        f"(all PSS {row['pss_growth_pct']:+.2f}%, RSS {row['rss_growth_pct']:+.2f}%)",
+        f"(all PSS {row['pss_growth_pct']:+.2f}%, RSS {row['rss_growth_pct']:+.2f}%); new anonymous pages "
+        f"{row['anonymous_growth_mb']:+,.1f} MB, private dirty (incl. copy-on-write copies) "
+        f"{row['private_dirty_growth_mb']:+,.1f} MB",
         f"- p50 / p99 {row['p50_ms']:.2f} / {row['p99_ms']:.2f} ms, worst p99 per interval "
         f"{row['max_p99_ms_per_interval']:.2f} ms; load average max {row['load1_max']}",
         "",

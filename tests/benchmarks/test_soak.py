@@ -55,11 +55,13 @@ def test_short_soak_records_memory_every_sample_and_latency_per_interval(row: di
     for sample in samples:
         assert sample["processes"] == 3  # the supervisor and its two workers
         assert 0 < sample["anon_mb"] <= sample["pss_mb"] <= sample["rss_mb"]
+        assert sample["anonymous_mb"] > 0 and sample["private_dirty_mb"] > 0
         assert sample["users"] >= 2000 and sample["items"] >= 2000  # /health answered while loaded
     answered = [s["events_answered"] for s in samples]
     assert answered == sorted(answered) and answered[-1] > 0
     assert samples[-1]["users_deleted"] == row["users_deleted"]
     assert math.isfinite(row["memory_growth_pct"])
+    assert math.isfinite(row["anonymous_growth_mb"]) and math.isfinite(row["private_dirty_growth_mb"])
     assert row["memory_flat"] == (row["memory_growth_pct"] < soak.FLAT_PCT)
     assert [r["t0_s"] for r in row["intervals"]] == [0, 4, 8, 12]
     for interval in row["intervals"]:
