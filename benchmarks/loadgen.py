@@ -183,9 +183,8 @@ async def run_requests(
     pending: set[asyncio.Future[None]] = set()  # only the requests in flight: gathering every task at the
     for i in range(requests):  # end stalled the last responses' reading for tens of milliseconds
         due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        while (delay := due - time.perf_counter()) > 0:  # uvloop's millisecond timers may wake a little early,
+            await asyncio.sleep(delay)  # and a request sent before its due time would show a negative latency
         task = asyncio.ensure_future(one(i, due, *request(i)))
         pending.add(task)
         task.add_done_callback(pending.discard)

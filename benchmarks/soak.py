@@ -296,7 +296,9 @@ def memory_growth(samples: list[dict], key: str, warmup: float, window: float, d
     return {"after_warmup_mb": round(base, 1), "last_mb": round(end, 1), "growth_pct": round((end / base - 1) * 100, 2)}
 
 
-def summarise(args: argparse.Namespace, mix: Mix, samples: list[dict], finished: bool, startup_s: float) -> dict:
+def summarise(
+    args: argparse.Namespace, mix: Mix, samples: list[dict], finished: bool, startup_s: float, origin: dict
+) -> dict:
     """The result row: settings, memory growth (PSS and RSS), per-type counts / errors / worst p99, the series."""
     intervals = interval_table(mix, args.rate, args.interval)
     ok = _expected(mix)
@@ -354,7 +356,7 @@ def summarise(args: argparse.Namespace, mix: Mix, samples: list[dict], finished:
         "machine": "2-core VM shared with other work (load1 per sample in `memory`)",
         "memory": samples,
         "intervals": intervals,
-        "provenance": provenance(seed=args.seed, threads=1, device="cpu"),
+        "provenance": origin,
     }
 
 
@@ -368,6 +370,7 @@ def soak(args: argparse.Namespace) -> dict:
     requests = max(1, round(args.rate * args.duration))
     kinds = np.random.default_rng(args.seed).choice(len(KINDS), requests, p=np.asarray(args.mix) / sum(args.mix))
     mix = Mix(kinds, args.items, args.users, args.new_users, args.new_items, args.seed + 1)
+    origin = provenance(seed=args.seed, threads=1, device="cpu")  # the code and load as the run starts
     port = free_port()
     proc, startup_s = start_server(toml, port, args.startup_timeout, args.workers, {"SHOPREC_API_KEY_ADMIN": ADMIN_KEY})
     pids = server_pids(proc.pid)
@@ -378,8 +381,8 @@ def soak(args: argparse.Namespace) -> dict:
         finished = uvloop.run(drive(args, proc.pid, port, mix, samples))
     finally:
         stop_server(proc)
-    leftover = [p for p in pids if Path(f"/proc/{p}").exists()]
-    return {**summarise(args, mix, samples, finished, startup_s), "server_pids": pids, "leftover_processes": leftover}
+    row = summarise(args, mix, samples, finished, startup_s, origin)
+    return {**row, "server_pids": pids, "leftover_processes": [p for p in pids if Path(f"/proc/{p}").exists()]}
 
 
 def markdown(row: dict) -> str:
