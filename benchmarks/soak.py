@@ -12,7 +12,8 @@ fixed number, mixed as --mix says:
 - event_batch  POST /events/batch of 2-10 such events
 - item_put     PUT /items/{id}: updates of catalog items and creation of new ones (a pool of --new-items ids;
                events name them once their creation is answered)
-- user_delete  DELETE /users/{id}: trained users, each at most once, and new users once they have events
+- user_delete  DELETE /users/{id}: trained users (each once before any twice), and new users once their
+               events were answered (each at most once)
 
 Expected answers: 200 for reads and deletions, 202 for events, 200 / 201 for item updates / creations. Any
 other answer, a failed connection, or a request unanswered when the hard time limit (duration + --grace)
@@ -453,7 +454,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # stop the server on the way out
-    row = soak(args)
+    try:
+        row = soak(args)
+    except KeyboardInterrupt:
+        sys.exit("soak: interrupted (the server was stopped; no result written)")
+    except (OSError, RuntimeError, ValueError) as exc:  # the server failed to start or stopped answering
+        sys.exit(f"soak: {exc} (the server was stopped; no result written)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("a") as out:
         out.write(json.dumps(row) + "\n")
