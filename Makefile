@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev,plot,bench,tune,serve
 
-.PHONY: demo test lint format bench bench-deep bench-serve install clean
+.PHONY: demo test lint format bench bench-deep bench-serve soak install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench-deep: $(STAMP)
 
 bench-serve: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all serve
+
+# Not part of `make test`: a real server under mixed load for 30 minutes (docs/serving/performance.md#soak).
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs

@@ -24,6 +24,7 @@ JSON line to benchmarks/results/serve.jsonl per run; with --runs > 1 (default 3)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -107,7 +108,7 @@ def memory_mb(pid: int) -> dict[str, float]:
     """Memory of the server: its process and its workers (children). `pss` sums their proportional set sizes
     (pages shared copy-on-write by forked workers count once in all), `rss` and `peak` are the largest
     process's resident and peak resident sizes; from /proc (Linux)."""
-    pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    pids = server_pids(pid)
     pss = sum(_proc_kb(f"/proc/{p}/smaps_rollup", "Pss") for p in pids)
     return {
         "pss": round(pss / 1024, 1),
@@ -125,24 +126,54 @@ def _proc_kb(path: str, field: str) -> int:
     raise KeyError(f"{field} not in {path}")
 
 
-def start_server(toml: Path, port: int, timeout: float, workers: int) -> tuple[subprocess.Popen, float]:
-    env = {**os.environ, "SHOPREC_API_KEY_READ": READ_KEY, "SHOPREC_API_KEY_WRITE": WRITE_KEY}
+def start_server(
+    toml: Path, port: int, timeout: float, workers: int, keys: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, float]:
+    """`shoprec serve` on 127.0.0.1:`port` once /health answers, with the read and write keys plus `keys`
+    (extra environment, e.g. an admin key); killed if start-up fails or is interrupted (Ctrl-C)."""
+    env = {**os.environ, "SHOPREC_API_KEY_READ": READ_KEY, "SHOPREC_API_KEY_WRITE": WRITE_KEY, **(keys or {})}
     command = [sys.executable, "-m", "shoprec", "serve", "--pipeline", str(toml), "--port", str(port)]
     command += ["--workers", str(workers)]
     started = time.perf_counter()
     proc = subprocess.Popen([*command, "--log-level", "warning"], env=env)
     deadline = started + timeout
-    while time.perf_counter() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode} during start-up")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200:
-                return proc, time.perf_counter() - started
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError(f"the server did not answer /health within {timeout:.0f} s")
+    try:
+        while time.perf_counter() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {proc.returncode} during start-up")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200:
+                    return proc, time.perf_counter() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"the server did not answer /health within {timeout:.0f} s")
+    except BaseException:
+        stop_server(proc)
+        raise
+
+
+def stop_server(proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    """SIGTERM (the supervisor stops its workers and waits for them), SIGKILL after `timeout`; then any worker
+    still alive (its supervisor killed) is killed too, so no server process outlives the benchmark."""
+    workers = server_pids(proc.pid)[1:] if proc.poll() is None else []
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for pid in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def server_pids(pid: int) -> list[int]:
+    """The server process and its workers (children), from /proc (Linux); [] once it has exited."""
+    try:
+        return [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    except FileNotFoundError:
+        return []
 
 
 def run_load(server: int, port: int, users: list[str], rate: float, requests: int, work: Path) -> dict:
@@ -161,7 +192,7 @@ def run_load(server: int, port: int, users: list[str], rate: float, requests: in
 
 def server_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of the server process and its workers, from /proc (Linux)."""
-    pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    pids = server_pids(pid)
     ticks = sum(sum(map(int, Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[11:13])) for p in pids)
     return ticks / os.sysconf("SC_CLK_TCK")
 
@@ -274,11 +305,7 @@ def serve_once(args: argparse.Namespace, toml: Path, run: int) -> dict:
         events = event_to_recommendation(port, rng.choice(args.users, args.events, replace=False))
         memory_after = memory_mb(proc.pid)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     return {
         "items": args.items,
         "users": args.users,

@@ -16,6 +16,7 @@ import asyncio
 import gc
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,8 +74,14 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def get(self, path: str) -> asyncio.Future[int]:
+        return self.send("GET", path)
+
+    def send(self, method: str, path: str, body: bytes = b"") -> asyncio.Future[int]:
+        """Send one request (a non-empty `body` goes as JSON); resolves to the reply's status."""
         self._waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.headers}\r\n".encode())
+        length = f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n" if body else ""
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.headers}{length}\r\n"
+        self.transport.write(head.encode() + body)
         return self._waiter
 
     def data_received(self, data: bytes) -> None:
@@ -100,6 +107,12 @@ class _Connection(asyncio.Protocol):
         self.transport.close()
 
 
+Request = tuple[str, str, bytes]
+"""(method, path, JSON body or b"") of one request."""
+Done = Callable[[int, int, float], None]
+"""Called with (request number, status or 0 when the connection failed, ms from the due time) per answer."""
+
+
 async def run_load(
     host: str,
     port: int,
@@ -110,7 +123,31 @@ async def run_load(
     connections: int = 32,
     headers: dict[str, str] | None = None,
 ) -> LoadResult:
-    """Issue `requests` GETs (cycling through `paths`) at `rate` per second; return latencies from due times.
+    """Issue `requests` GETs (cycling through `paths`) at `rate` per second; return latencies from due times."""
+    return await run_requests(
+        host,
+        port,
+        lambda i: ("GET", paths[i % len(paths)], b""),
+        rate=rate,
+        requests=requests,
+        connections=connections,
+        headers=headers,
+    )
+
+
+async def run_requests(
+    host: str,
+    port: int,
+    request: Callable[[int], Request],
+    *,
+    rate: float,
+    requests: int,
+    connections: int = 32,
+    headers: dict[str, str] | None = None,
+    on_done: Done | None = None,
+) -> LoadResult:
+    """Issue `requests` requests at `rate` per second, request i being `request(i)`, called when it is due (so
+    it may depend on earlier answers); return latencies from due times, and report each answer to `on_done`.
 
     Times come from `time.perf_counter` (uvloop's loop clock has millisecond resolution)."""
     if host not in ALLOWED_HOSTS:
@@ -125,28 +162,30 @@ async def run_load(
     errors = 0
     start = time.perf_counter()
 
-    async def one(i: int, due: float) -> None:
+    async def one(i: int, due: float, method: str, path: str, body: bytes) -> None:
         nonlocal errors
         conn = await pool.get()
         if conn.transport.is_closing():  # the server closed it while it sat idle (keep-alive timeout)
             conn = await _Connection.open(host, port, headers or {})
         try:
-            status = await conn.get(paths[i % len(paths)])
+            status = await conn.send(method, path, body)
             statuses[status] = statuses.get(status, 0) + 1
-            latencies[i] = (time.perf_counter() - due) * 1000.0
+            latencies[i] = ms = (time.perf_counter() - due) * 1000.0
             pool.put_nowait(conn)
         except (OSError, ValueError, RuntimeError):
+            status, ms = 0, (time.perf_counter() - due) * 1000.0
             errors += 1
             conn.close()
             pool.put_nowait(await _Connection.open(host, port, headers or {}))
+        if on_done is not None:
+            on_done(i, status, ms)
 
     pending: set[asyncio.Future[None]] = set()  # only the requests in flight: gathering every task at the
     for i in range(requests):  # end stalled the last responses' reading for tens of milliseconds
         due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        task = asyncio.ensure_future(one(i, due))
+        while (delay := due - time.perf_counter()) > 0:  # uvloop's millisecond timers may wake a little early,
+            await asyncio.sleep(delay)  # and a request sent before its due time would show a negative latency
+        task = asyncio.ensure_future(one(i, due, *request(i)))
         pending.add(task)
         task.add_done_callback(pending.discard)
     await asyncio.gather(*pending)

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import uvicorn
 import uvloop
+
 from benchmarks import loadgen
 
 OK_BODY = json.dumps({"items": ["a", "b", "c"]}).encode()
@@ -33,6 +34,7 @@ class Seen:
     paths: Counter[str] = field(default_factory=Counter)
     ports: set[int] = field(default_factory=set)
     keys: set[bytes] = field(default_factory=set)
+    requests: Counter[tuple[str, str, bytes]] = field(default_factory=Counter)  # (method, path, body)
 
 
 class Shop:
@@ -47,6 +49,11 @@ class Shop:
         self.seen.paths[path] += 1
         self.seen.ports.add(scope["client"][1])
         self.seen.keys.update(v for k, v in scope["headers"] if k == b"x-api-key")
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body, more = body + message.get("body", b""), message.get("more_body", False)
+        self.seen.requests[scope["method"], path, body] += 1
         if path == "/split":
             await self._respond(send, 200, SPLIT_BODY[:10], SPLIT_BODY[10:])
         elif path == "/ok":
@@ -134,6 +141,28 @@ def test_counts_every_request_and_splits_statuses_by_path(server: Running, seen:
     assert summary["requests"] == requests
     assert rate / 10 < summary["achieved_rps"] <= rate * requests / (requests - 1)
     assert summary["p50_ms"] <= summary["p90_ms"] <= summary["p99_ms"] <= summary["max_ms"]
+
+
+def test_sends_any_method_with_its_body_and_reports_each_answer(server: Running, seen: Seen) -> None:
+    """run_requests (the soak's mixed load): request i is made when due, each answer reaches `on_done`."""
+    sent = [("POST", "/ok", b'{"a": 1}'), ("PUT", "/ok", b'{"b": 2}'), ("DELETE", "/missing", b""), ("GET", "/ok", b"")]
+    answers: list[tuple[int, int, float]] = []
+    result = uvloop.run(
+        loadgen.run_requests(
+            "127.0.0.1",
+            server.port,
+            lambda i: sent[i % len(sent)],
+            rate=500.0,
+            requests=8,
+            connections=2,
+            on_done=lambda i, status, ms: answers.append((i, status, ms)),
+        )
+    )
+    assert result.errors == 0
+    assert result.statuses == {200: 6, 404: 2}
+    assert seen.requests == {request: 2 for request in sent}  # bodies arrived whole (Content-Length sent)
+    assert sorted(i for i, _, _ in answers) == list(range(8))
+    assert all(status == (404 if i % 4 == 2 else 200) and ms >= 0 for i, status, ms in answers)
 
 
 def test_body_split_across_writes_is_read_whole(server: Running, seen: Seen, monkeypatch: pytest.MonkeyPatch) -> None:
