@@ -11,8 +11,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,19 +27,44 @@ _NL, _QUOTE = 10, 34
 SEPARATOR_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe", "::": "'::'", " ": "space"}
 #: Stands in for multi-character separators (MovieLens '::'), which polars cannot split on.
 _UNIT_SEPARATOR = "\x1f"
+#: `separator=WHITESPACE`: any run of spaces and tabs separates fields; leading/trailing ones are ignored.
+WHITESPACE = "whitespace"
+_BINARY_MAGIC = {
+    b"PK\x03\x04": "a zip archive",
+    b"BZh": "bzip2-compressed",
+    b"\xfd7zXZ\x00": "xz-compressed",
+    b"\x28\xb5\x2f\xfd": "zstd-compressed",
+    b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive",
+    b"PAR1": "a Parquet file (name it .parquet)",
+}
+#: Control characters that never belong in ids or text (tab, newline and carriage return are allowed).
+_CONTROL = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
+_CONTROL_PATTERN = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
-def read_bytes(path: str | Path) -> bytes:
-    """The file's bytes (gunzipped when gzip-compressed); DataError when missing or empty."""
+def read_bytes(path: str | Path, *, check: bool = True) -> bytes:
+    """The file's bytes (gunzipped when gzip-compressed); DataError when missing, unreadable, empty or
+    in another compressed or binary format under a plain name. check=False: only missing or unreadable."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError("expected a file, found a folder", path=path)
     if not path.is_file():
-        raise DataError("no such file" + (" (it is a folder)" if path.is_dir() else ""), path=path)
-    data = path.read_bytes()
+        raise DataError("no such file", path=path)
+    try:
+        with path.open("rb") as file:
+            data = file.read() if check else file.read(0)
+    except OSError as exc:
+        raise DataError(f"cannot read the file ({exc.strerror or exc})", path=path) from None
+    if not check:
+        return data
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
             raise DataError(f"corrupt gzip data ({exc})", path=path) from None
+    for magic, kind in _BINARY_MAGIC.items():
+        if data.startswith(magic):
+            raise DataError(f"the file is {kind}, not text; expected the plain (or gzip) text file", path=path)
     if not data or data.isspace():
         raise DataError("the file is empty; expected at least one data line", path=path)
     return data
@@ -151,6 +177,7 @@ def read_table(
     quote: bool = True,
     required: Sequence[str] = (),
     types: Mapping[str, pl.DataType] | None = None,
+    text: Collection[str] | None = (),
 ) -> Table:
     """Read a delimited text file, as strings unless `types` says otherwise.
 
@@ -158,10 +185,16 @@ def read_table(
     columns `column_0..` and takes the field count from the first line. separator None: detect it.
     types: {column: dtype} for large numeric files; taken only when the whole file parses that way
     with no value missing, else the file is read as strings and checked, so errors are the same.
+    text: free-text columns, where control characters are removed with a warning (elsewhere they are an
+    error); None: every column not in `required`. `separator=WHITESPACE`: runs of spaces/tabs separate.
+    A header line repeated among the data lines is dropped with a warning.
     Errors name the path, the line (1-based, counting the header) and what was expected.
     """
     data = to_utf8(read_bytes(path), encoding)
+    control = len(data.translate(None, _CONTROL)) != len(data)
     shown = separator
+    if separator == WHITESPACE:
+        data, separator, shown = _squeeze_whitespace(data), "\t", "spaces or tabs"
     if separator is None:
         separator = detect_separator(data[: data.find(b"\n")], path)
     if len(separator) > 1:
@@ -182,7 +215,60 @@ def read_table(
     lines = None if record_lines is None else record_lines[int(header) :]
     table = Table(frame, str(path), first_line=1 + int(header), record_lines=lines)
     table.require(*required)
-    return table
+    if control:
+        table = without_control_characters(
+            table, text=[c for c in table.columns if c not in required] if text is None else text
+        )
+    return without_repeated_header(table) if header else table
+
+
+def _squeeze_whitespace(data: bytes) -> bytes:
+    """Runs of spaces/tabs as one tab, none at either end of a line, LF endings (cheap when already so)."""
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    if b" " in data:
+        data = data.replace(b" ", b"\t")
+    if b"\t\t" in data or b"\t\n" in data or b"\n\t" in data or data.startswith(b"\t"):
+        data = re.sub(rb"(?m)^\t+|\t+$", b"", re.sub(rb"\t+", b"\t", data))
+    return data
+
+
+def without_repeated_header(table: Table) -> Table:
+    """Drop data lines that repeat the header (files concatenated with their headers), warning with their lines."""
+    columns = table.columns
+    first = table.frame[columns[0]]
+    if first.dtype != pl.String:
+        return table
+    repeated = first.str.strip_chars() == columns[0]
+    if not repeated.any():
+        return table
+    for column in columns[1:]:
+        values = table.frame[column]
+        repeated &= (values.cast(pl.String).str.strip_chars() == column).fill_null(False)
+    if not repeated.any():
+        return table
+    mask = ~repeated.fill_null(False).to_numpy()
+    table.warn(np.flatnonzero(~mask), None, "dropped lines that repeat the header")
+    return table.keep(mask)
+
+
+def without_control_characters(table: Table, text: Collection[str]) -> Table:
+    """DataError for a control character (NUL, ESC, ...) in an id or other column; in the `text`
+    columns (titles, descriptions) they are removed, with a warning naming the lines."""
+    frame = table.frame
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != pl.String:
+            continue
+        found = values.str.contains(_CONTROL_PATTERN).fill_null(False)
+        if not found.any():
+            continue
+        if column not in text:
+            row = int(found.arg_true()[0])
+            raise table.error(row, column, f"control character in {values[row]!r}; expected printable text")
+        table.warn(found.arg_true().to_numpy(), column, "removed control characters (NUL, ESC, ...) from the text")
+        frame = frame.with_columns(pl.col(column).str.replace_all(_CONTROL_PATTERN, ""))
+    return table.with_frame(frame)
 
 
 def _header(data: bytes, separator: str, path: str | Path) -> list[str]:
