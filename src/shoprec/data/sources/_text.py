@@ -158,10 +158,10 @@ def _field_count_error(data: bytes, line: int, found: int, expected: int, separa
     """The message for a record with the wrong field count, hinting at a wrong separator when there is one."""
     newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NL)
     text = data[newlines[line - 2] + 1 if line > 1 else 0 : newlines[line - 1]]
-    message = (
-        f"expected {expected} fields separated by {SEPARATOR_NAMES.get(separator, repr(separator))}, found {found}"
-    )
-    others = [name for sep, name in SEPARATOR_NAMES.items() if sep != separator and sep.encode() in text]
+    names = SEPARATOR_NAMES | {WHITESPACE: "spaces or tabs"}
+    message = f"expected {expected} fields separated by {names.get(separator, repr(separator))}, found {found}"
+    blanks = (" ", "\t") if separator == WHITESPACE else ()
+    others = [name for sep, name in SEPARATOR_NAMES.items() if sep not in (separator, *blanks) and sep.encode() in text]
     if found == 1 and others:
         message += f" (the line contains {', '.join(others)} instead: wrong separator?)"
     return message
@@ -194,7 +194,7 @@ def read_table(
     control = len(data.translate(None, _CONTROL)) != len(data)
     shown = separator
     if separator == WHITESPACE:
-        data, separator, shown = _squeeze_whitespace(data), "\t", "spaces or tabs"
+        data, separator = _squeeze_whitespace(data), "\t"
     if separator is None:
         separator = detect_separator(data[: data.find(b"\n")], path)
     if len(separator) > 1:

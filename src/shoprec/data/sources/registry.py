@@ -131,7 +131,7 @@ def _check_options(name: str, function: Callable[..., object], options: dict[str
     parameters = list(inspect.signature(function).parameters.values())[skip:]
     if any(p.kind is p.VAR_KEYWORD for p in parameters):
         return
-    accepted = [p.name for p in parameters]
+    accepted = [p.name for p in parameters if p.name != "strict"]  # load_dataset takes `strict` itself
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ConfigError(f"load_dataset({name!r}): unknown option(s) {unknown}; expected some of {accepted}")
