@@ -30,12 +30,13 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON inst
 def info_cmd(
     name: str = typer.Argument(..., help="Data set name, e.g. ml-100k."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    strict: bool = typer.Option(False, "--strict", help="Data warnings (dropped or changed rows) become errors."),
 ) -> None:
     """Load a data set and print its size, density and features."""
     from shoprec.data.dataset import Split
-    from shoprec.data.sources import dataset_info, load_dataset
+    from shoprec.data.sources import dataset_info, load_dataset, strict_data
 
-    with report_errors():
+    with report_errors(), strict_data(strict):
         info = dataset_info(name)
         data = load_dataset(name)
     summary = {"name": info.name, "status": info.status, "path": info.path, "description": info.description}
