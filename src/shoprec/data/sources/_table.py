@@ -262,7 +262,7 @@ class Table:
         if len(rows) == 0:
             return table
         times = table.timestamps(order)[rows] if order is not None else np.zeros(len(rows), dtype=np.int64)
-        sub = table.frame[rows].select(keys, pl.col(value).alias("__value__"))
+        sub = table.frame[rows].select(*keys, pl.col(value).alias("__value__"))
         sub = sub.with_columns(__time__=pl.Series(times), __row__=pl.Series(rows)).sort("__time__", "__row__")
         groups = sub.group_by(keys).agg(pl.col("__row__").last(), pl.col("__value__").n_unique().alias("__n__"))
         mask = np.ones(len(table), dtype=bool)
