@@ -40,8 +40,8 @@ def infer_kind(series: pl.Series) -> FeatureKind:
 
 def stray_values(series: pl.Series) -> tuple[pl.Series, str] | None:
     """(mask, what the column holds) when a string column is almost all numbers or all yes/no words
-    but for a few values (at most 1% of them, and 5 or fewer distinct): one bad value would otherwise
-    turn the whole column categorical or add a third 'boolean' value. None when nothing stands out."""
+    but for a few values (one, or at most 1%; 5 or fewer distinct; in 8 values or more): one bad value
+    would otherwise turn the whole column categorical or add a third 'boolean' value. None: nothing odd."""
     if series.dtype != pl.String:
         return None
     text = series.str.strip_chars().str.to_lowercase().replace("", None)
@@ -53,7 +53,7 @@ def stray_values(series: pl.Series) -> tuple[pl.Series, str] | None:
     ):
         odd = odd & present
         count = int(odd.sum())
-        if 0 < count <= max(n // 100, 1) and n >= 20 and text.filter(odd).n_unique() <= 5:
+        if 0 < count <= max(n // 100, 1) and n >= 8 and text.filter(odd).n_unique() <= 5:
             if what.startswith("a yes") and text.filter(~odd & present).n_unique() < 2:
                 continue
             return odd, what

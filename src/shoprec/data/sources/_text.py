@@ -36,6 +36,8 @@ _BINARY_MAGIC = {
     b"\x28\xb5\x2f\xfd": "zstd-compressed",
     b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive",
     b"PAR1": "a Parquet file (name it .parquet)",
+    b"\xff\xfe": "UTF-16 text (save it as UTF-8)",
+    b"\xfe\xff": "UTF-16 text (save it as UTF-8)",
 }
 #: Control characters that never belong in ids or text (tab, newline and carriage return are allowed).
 _CONTROL = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])

@@ -33,6 +33,8 @@ from shoprec.exceptions import ConfigError, DataError
 #: A file path (CSV, TSV, Parquet) or an in-memory polars / pandas DataFrame.
 Source = str | Path | pl.DataFrame | Any
 _NONE = np.zeros(0, dtype=np.int64)
+#: Ranges of numeric catalog/profile columns whose name says what they hold (an age of 200 is a typo).
+_PLAUSIBLE = {"age": (0.0, 120.0), "price": (0.0, float("inf"))}
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,9 @@ def _features(
         return None
     parameter = "item_features" if skip else "user_features"
     kinds = resolve_kinds(table, spec, exclude={id_column, *skip}, parameter=parameter)
+    for name, kind in kinds.items():
+        if kind == "numeric" and name.lower() in _PLAUSIBLE:
+            table.floats(name, missing_ok=True, low=_PLAUSIBLE[name.lower()][0], high=_PLAUSIBLE[name.lower()][1])
     return feature_table(table, id_column, vocab, kinds, separator=sep)
 
 

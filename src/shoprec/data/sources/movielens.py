@@ -11,6 +11,7 @@ count them; `all_catalog_items=True` adds never-rated movies of the catalog as c
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -153,14 +154,13 @@ def _items_100k(folder: Path) -> Table:
     for genre in genres:
         table.floats(genre, low=0, high=1)
     flags = [pl.when(pl.col(g).str.strip_chars() == "1").then(pl.lit(g)) for g in genres]
-    return table.with_frame(
-        table.frame.select(
-            "item",
-            "title",
-            genres=pl.concat_str(flags, separator="|", ignore_nulls=True),
-            year=pl.col("release").str.extract(r"(\d{4})\s*$", 1),
-        )
+    frame = table.frame.select(
+        "item",
+        "title",
+        genres=pl.concat_str(flags, separator="|", ignore_nulls=True),
+        year=pl.col("release").str.extract(r"(\d{4})\s*$", 1),
     )
+    return _checked_year(table, frame, "release")
 
 
 def _with_title_year(movies: Table) -> Table:
@@ -168,8 +168,15 @@ def _with_title_year(movies: Table) -> Table:
     genres = movies.frame["genres"].str.split("|").list.eval(pl.element().str.strip_chars())
     unknown = genres.list.eval(~pl.element().is_in(_GENRES)).list.any().fill_null(False)
     movies.check(unknown, "genres", f"'|'-separated genres from {list(_GENRES)}")
-    year = pl.col("title").str.extract(_TITLE_YEAR, 1)
-    return movies.with_frame(movies.frame.with_columns(year=year))
+    return _checked_year(movies, movies.frame.with_columns(year=pl.col("title").str.extract(_TITLE_YEAR, 1)), "title")
+
+
+def _checked_year(movies: Table, frame: pl.DataFrame, column: str) -> Table:
+    """`frame` (movies with a `year` column) once every year is a plausible film year (1870..next year)."""
+    year = frame["year"].cast(pl.Int64)
+    latest = datetime.now(timezone.utc).year + 1
+    movies.check(year.is_not_null() & ((year < 1870) | (year > latest)), column, f"a year 1870..{latest}")
+    return movies.with_frame(frame)
 
 
 def _with_age_group(users: Table) -> Table:

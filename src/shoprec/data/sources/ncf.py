@@ -56,6 +56,8 @@ def load_ncf_split(train_path: str | Path) -> Split:
     user_vocab, (train_u,) = encode_ids(train_users)
     test_u = user_vocab.index(test_users)
     test.check(test_u < 0, "user", "a user of the train file")
+    test.check(pl.Series(test_users).is_duplicated() & ~pl.Series(test_users).is_first_distinct(), "user",
+               "one test line per user (this user already has one)")  # fmt: skip
     pairs, negative_items = _negatives(negatives)
     if len(pairs) != len(test):
         raise DataError(
@@ -137,7 +139,7 @@ def _check_leaks(train: Table, test: Table, negatives: Table, negative_items: np
         rows = np.flatnonzero(positive.any(axis=1))
         negatives.warn(
             rows,
-            None,
+            f"column_{int(np.argwhere(positive)[0][1]) + 1}",
             f"{int(positive.sum())} negative(s) equal their line's test item; kept, but they are not negatives "
             "and the evaluation ignores them",
         )
