@@ -196,7 +196,7 @@ def read_table(
     control = len(data.translate(None, _CONTROL)) != len(data)
     shown = separator
     if separator == WHITESPACE:
-        data, separator = _squeeze_whitespace(data), "\t"
+        data, separator = _squeeze_whitespace(data)
     if separator is None:
         separator = detect_separator(data[: data.find(b"\n")], path)
     if len(separator) > 1:
@@ -224,15 +224,20 @@ def read_table(
     return without_repeated_header(table) if header else table
 
 
-def _squeeze_whitespace(data: bytes) -> bytes:
-    """Runs of spaces/tabs as one tab, none at either end of a line, LF endings (cheap when already so)."""
+def _squeeze_whitespace(data: bytes) -> tuple[bytes, str]:
+    """(data, separator): runs of spaces/tabs as one separator, none at either end of a line, LF endings.
+
+    Files that already use one space or one tab throughout pass through with no copy.
+    """
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
-    if b" " in data:
+    tab, space = b"\t" in data, b" " in data
+    if tab and space:
         data = data.replace(b" ", b"\t")
-    if b"\t\t" in data or b"\t\n" in data or b"\n\t" in data or data.startswith(b"\t"):
-        data = re.sub(rb"(?m)^\t+|\t+$", b"", re.sub(rb"\t+", b"\t", data))
-    return data
+    sep = b" " if space and not tab else b"\t"
+    if sep + sep in data or sep + b"\n" in data or b"\n" + sep in data or data.startswith(sep):
+        data = re.sub(rb"(?m)^%b+|%b+$" % (sep, sep), b"", re.sub(rb"%b+" % sep, sep, data))
+    return data, sep.decode()
 
 
 def without_repeated_header(table: Table) -> Table:
