@@ -549,6 +549,27 @@ CASES = [
         ["in the range 0..inf"],
     ),
     # --- files that are not what they claim ---
+    Case(
+        "list column in Parquet",
+        {"e.parquet": parquet(MS_FRAME.with_columns(item_id=pl.Series([["i1"], ["i2"]])))},
+        events("e.parquet", columns=ColumnMapping(event=None)),
+        "error",
+        "e.parquet",
+        None,
+        "item_id",
+        ["expected plain values (strings or numbers), got List(String)"],
+    ),
+    Case("CR-only lines", {"e.csv": EVENTS.replace("\n", "\r")}, events(), "error", "e.csv", None, None, ["CR only"]),
+    Case(
+        "Excel file as CSV",
+        {"e.csv": b"\xd0\xcf\x11\xe0" + bytes(60)},
+        events(),
+        "error",
+        "e.csv",
+        None,
+        None,
+        ["an Excel/OLE2 document"],
+    ),
     Case("UTF-16 text", {"e.csv": EVENTS.encode("utf-16")}, events(), "error", "e.csv", None, None, ["UTF-16 text"]),
     Case(
         "zero-row Parquet",
@@ -716,3 +737,20 @@ def test_strict_is_a_loader_keyword_and_reaches_the_registry(tmp_path: Path) -> 
     assert np.asarray(split.test_negatives).shape == (2, 1)
     with pytest.raises(DataError, match="equal their line's test item"):
         load_dataset("ml-1m-ncf", data_dir=tmp_path, strict=True)
+
+
+def test_cli_strict_turns_a_data_warning_into_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from shoprec.cli.main import app
+
+    _write(tmp_path / "ml-1m-ncf", {"ml-1m.train.rating": NCF_TRAIN, "ml-1m.test.rating": NCF_TEST,
+                                    "ml-1m.test.negative": "(0,2)\t2\n(1,1)\t3\n"})  # fmt: skip
+    monkeypatch.setenv("SHOPREC_DATA_DIR", str(tmp_path))
+    runner = CliRunner()
+    loose = runner.invoke(app, ["datasets", "info", "ml-1m-ncf", "--json"])
+    assert loose.exit_code == 0, loose.output
+    strict = runner.invoke(app, ["datasets", "info", "ml-1m-ncf", "--json", "--strict"])
+    assert strict.exit_code == 2
+    assert "equal their line's test item" in strict.output and "strict=True" in strict.output
+    assert "Traceback" not in strict.output

@@ -103,8 +103,12 @@ class Table:
         raise self.error(row, column, f"expected {expected}, got {value!r}{hint}")
 
     def _column(self, column: str) -> pl.Series:
+        """The column, which must hold plain values (a Parquet list or struct is no id, number or date)."""
         self.require(column)
-        return self.frame[column]
+        series = self.frame[column]
+        if series.dtype.is_nested():
+            raise self.error(None, column, f"expected plain values (strings or numbers), got {series.dtype}")
+        return series
 
     def _cast(self, column: str, dtype: pl.DataType, expected: str, *, missing_ok: bool = False) -> pl.Series:
         """One vectorised cast; strings padded with spaces are retried stripped (the rare, slower path)."""

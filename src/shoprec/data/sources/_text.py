@@ -37,6 +37,8 @@ _BINARY_MAGIC = {
     b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive",
     b"PAR1": "a Parquet file (name it .parquet)",
     b"\xff\xfe": "UTF-16 text (save it as UTF-8)",
+    b"\xd0\xcf\x11\xe0": "an Excel/OLE2 document (export it as CSV)",
+    b"SQLite format 3\x00": "an SQLite database",
     b"\xfe\xff": "UTF-16 text (save it as UTF-8)",
 }
 #: Control characters that never belong in ids or text (tab, newline and carriage return are allowed).
@@ -69,6 +71,8 @@ def read_bytes(path: str | Path, *, check: bool = True) -> bytes:
             raise DataError(f"the file is {kind}, not text; expected the plain (or gzip) text file", path=path)
     if not data or data.isspace():
         raise DataError("the file is empty; expected at least one data line", path=path)
+    if b"\r" in data and b"\n" not in data:
+        raise DataError("lines end in CR only (old Mac style); expected LF or CRLF line endings", path=path)
     return data
 
 
