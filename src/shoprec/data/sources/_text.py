@@ -198,9 +198,9 @@ def read_table(
     """
     data = to_utf8(read_bytes(path), encoding)
     control = len(data.translate(None, _CONTROL)) != len(data)
-    shown = separator
-    if separator == WHITESPACE:
-        data, separator = _squeeze_whitespace(data)
+    shown, squeeze = separator, separator == WHITESPACE
+    if squeeze:  # the typed fast path reads a file already split by single tabs (or spaces) as it is
+        separator = "\t" if b"\t" in data[: data.find(b"\n")] else " "
     if separator is None:
         separator = detect_separator(data[: data.find(b"\n")], path)
     if len(separator) > 1:
@@ -211,6 +211,8 @@ def read_table(
         frame = _parse(data, header, columns, separator, quote, [types.get(c, pl.String) for c in columns])
         frame = frame if frame is not None and frame.height and not any(frame.null_count().row(0)) else None
     if frame is None:
+        if squeeze:
+            data, separator = _squeeze_whitespace(data)
         record_lines = _check_field_counts(data, separator, quote, columns, header, shown or separator, path)
         frame = _parse(data, header, columns, separator, quote, None)
         if frame is None:

@@ -13,6 +13,7 @@ ignores it. Runs of spaces/tabs separate the fields of the rating files.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,8 @@ from shoprec.exceptions import DataError
 _RATING = ["user", "item", "rating", "timestamp"]
 _TYPES = {"user": pl.Int64, "item": pl.Int64, "rating": pl.Float64, "timestamp": pl.Int64}
 _TRAIN_SUFFIX = ".train.rating"
+#: Largest users x items bitmap (bytes) for the leak checks; beyond it, sorted keys and binary search.
+_BITMAP_LIMIT = 1 << 26
 
 
 @with_strict
@@ -108,9 +111,10 @@ def _check_leaks(train: Table, test: Table, negatives: Table, negative_items: np
             f"negative item {int(negative_items[row, j])} is outside the catalog; expected an item id 0..{n_items - 1} "
             "(the ids of the train and test files)",
         )
-    train_keys = np.sort(train.ints("user") * n_items + train_items)
-    test_users = test.ints("user")
-    in_train = _contains(train_keys, test_users * n_items + test_items)
+    train_users, test_users = train.ints("user"), test.ints("user")
+    n_users = int(max(train_users.max(), test_users.max())) + 1
+    rated = _pair_set(train_users * n_items + train_items, n_users * n_items)
+    in_train = rated(test_users * n_items + test_items)
     if in_train.any():
         rows = np.flatnonzero(in_train)
         raise test.error(
@@ -119,7 +123,7 @@ def _check_leaks(train: Table, test: Table, negatives: Table, negative_items: np
             f"{len(rows)} test pair(s) also in the train file (a leak), at {test.places(rows)}; "
             "expected test items the user has no training row for",
         )
-    leaked = _contains(train_keys, test_users[:, None] * n_items + negative_items)
+    leaked = rated(test_users[:, None] * n_items + negative_items)
     repeated = np.zeros_like(leaked)
     order = np.argsort(negative_items, axis=1, kind="stable")
     ranked = np.take_along_axis(negative_items, order, axis=1)
@@ -145,10 +149,20 @@ def _check_leaks(train: Table, test: Table, negatives: Table, negative_items: np
         )
 
 
-def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Whether each of `keys` is in `sorted_keys` (same shape as `keys`)."""
-    where = np.searchsorted(sorted_keys, keys).clip(0, max(len(sorted_keys) - 1, 0))
-    return sorted_keys[where] == keys
+def _pair_set(keys: np.ndarray, size: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Membership test for (user, item) keys `user * n_items + item` < size: a bitmap when it is small
+    (fast gathers), else binary search in the sorted keys."""
+    if size <= _BITMAP_LIMIT:
+        bitmap = np.zeros(size, dtype=bool)
+        bitmap[keys] = True
+        return lambda query: bitmap[query]
+    ordered = np.sort(keys)
+
+    def contains(query: np.ndarray) -> np.ndarray:
+        where = np.searchsorted(ordered, query).clip(0, len(ordered) - 1)
+        return ordered[where] == query
+
+    return contains
 
 
 def _part(name: str, table: Table, users: np.ndarray, items: np.ndarray, uv: Vocabulary, iv: Vocabulary) -> Dataset:
