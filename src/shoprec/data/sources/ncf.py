@@ -125,9 +125,10 @@ def _check_leaks(train: Table, test: Table, negatives: Table, negative_items: np
         )
     leaked = rated(test_users[:, None] * n_items + negative_items)
     repeated = np.zeros_like(leaked)
-    order = np.argsort(negative_items, axis=1, kind="stable")
-    ranked = np.take_along_axis(negative_items, order, axis=1)
-    np.put_along_axis(repeated, order[:, 1:], ranked[:, 1:] == ranked[:, :-1], axis=1)
+    ranked = np.sort(negative_items, axis=1)
+    if (ranked[:, 1:] == ranked[:, :-1]).any():  # the rare case: mark each repeat where it stands
+        order = np.argsort(negative_items, axis=1, kind="stable")
+        np.put_along_axis(repeated, order[:, 1:], ranked[:, 1:] == ranked[:, :-1], axis=1)
     for mask, what in ((leaked, "is a training positive of this user"), (repeated, "repeats on this line")):
         if mask.any():
             rows = np.flatnonzero(mask.any(axis=1))
