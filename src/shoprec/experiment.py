@@ -1,7 +1,8 @@
 """Experiments as data: what to load, how to split, which model — and the run directory that records it.
 
 A run directory holds everything needed to evaluate or serve a trained model again:
-    run.json      the ExperimentSpec, timings and shoprec version
+    run.json      the ExperimentSpec, timings and shoprec version (+ `data_source`: path, sha256, size,
+                  columns and event weights when trained from your own files)
     model/        the model artifact (safetensors + JSON, checksummed)
     metrics.json  the evaluation computed right after training
 The split is not stored: it is recomputed deterministically from the spec (same data, method and seed).
@@ -19,6 +20,7 @@ from typing import Any
 from shoprec import __version__
 from shoprec.config import TrainOptions
 from shoprec.data.dataset import Dataset, Split
+from shoprec.data.sources.local import DATA_SOURCE, check_unchanged
 from shoprec.exceptions import ConfigError, DataError
 from shoprec.models.base import Recommender
 from shoprec.models.registry import create_model
@@ -60,14 +62,20 @@ class ExperimentSpec:
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> ExperimentSpec:
-        """Read `[experiment]`/`[model]`/`[split]`/`[data]` tables; explicit overrides (CLI flags) win."""
+        """Read `[experiment]`/`[model]`/`[split]`/`[data]` tables; explicit overrides (CLI flags) win.
+
+        `[data]` has a registered `name` or a `path` (file or folder, relative to the working directory)
+        with optional `[data.columns]` and `[data.event_weights]` tables.
+        """
         raw = read_toml(path)
         exp = dict(raw.get("experiment", {}))
         model = dict(raw.get("model", {}))
         split = dict(raw.get("split", {}))
         data = dict(raw.get("data", {}))
+        if "name" in data and "path" in data:
+            raise ConfigError(f"{path}: [data] takes a registered `name` or a `path` to your files, not both")
         values: dict[str, Any] = {
-            "data": data.pop("name", exp.pop("data", None)),
+            "data": data.pop("name", data.pop("path", exp.pop("data", None))),
             "model": model.pop("name", exp.pop("model", None)),
             "split": split.pop("method", exp.pop("split", "loo")),
             "params": model,
@@ -103,11 +111,11 @@ class ExperimentSpec:
 
 
 def load_data(spec: ExperimentSpec) -> Dataset | Split:
-    """The data set named by the spec, after implicit conversion when asked."""
+    """The data set named by the spec (a registered name or a path), after implicit conversion when asked."""
     from shoprec.data.filtering import to_implicit
-    from shoprec.data.sources import load_dataset
+    from shoprec.data.sources.local import resolve_data
 
-    data = load_dataset(spec.data, **spec.data_options)
+    data = resolve_data(spec.data, **spec.data_options)
     if spec.implicit_threshold is None:
         return data
     if isinstance(data, Split):
@@ -143,6 +151,7 @@ class RunResult:
     model: Recommender
     metrics: dict[str, Any]
     fit_seconds: float
+    data_source: dict[str, Any] | None = None  # files, checksums and mapping of data loaded from a path
 
 
 def train_and_evaluate(spec: ExperimentSpec, split: Split, options: TrainOptions | None = None) -> RunResult:
@@ -162,7 +171,7 @@ def train_and_evaluate(spec: ExperimentSpec, split: Split, options: TrainOptions
         **result.to_dict(),
         "fit_seconds": round(fit_seconds, 4),
     }
-    return RunResult(spec, model, metrics, fit_seconds)
+    return RunResult(spec, model, metrics, fit_seconds, split.train.metadata.get(DATA_SOURCE))
 
 
 def save_run(result: RunResult, out: str | Path) -> Path:
@@ -171,13 +180,15 @@ def save_run(result: RunResult, out: str | Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     result.model.save(root / MODEL_DIR)
     record = {"spec": result.spec.to_dict(), "fit_seconds": result.fit_seconds, "shoprec_version": __version__}
+    if result.data_source is not None:
+        record[DATA_SOURCE] = result.data_source
     (root / RUN_FILE).write_text(json.dumps(record, indent=2))
     (root / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2))
     return root
 
 
 def load_run(path: str | Path) -> tuple[ExperimentSpec, Recommender]:
-    """The spec and the fitted model of a run directory."""
+    """The spec and the fitted model of a run directory; DataError if the data file it was trained on changed."""
     root = Path(path)
     run_file = root / RUN_FILE
     if not run_file.is_file():
@@ -187,4 +198,9 @@ def load_run(path: str | Path) -> tuple[ExperimentSpec, Recommender]:
     except json.JSONDecodeError as exc:
         raise DataError(f"{run_file}: corrupt run file ({exc})") from None
     spec = ExperimentSpec.from_dict(record["spec"])
+    source = record.get(DATA_SOURCE)
+    if source is not None:  # trained from a path: the same bytes, found from any working directory
+        check_unchanged(source)
+        spec.data = source["path"]
+        spec.data_options = {"columns": source["columns"], "event_weights": source["event_weights"]}
     return spec, Recommender.load(root / MODEL_DIR)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 
 from shoprec.cli.console import console, print_json, report_errors, stdout
+from shoprec.cli.data_ref import DATA_HELP, columns_option, event_weights_option, settle_data
 from shoprec.cli.tables import leaderboard_table
 
 COLUMNS = ("hr@10", "ndcg@10", "recall@20", "mrr@10", "map@10", "coverage@10", "novelty@10")
 
 
 def compare(
-    data: str = typer.Option(..., "--data", "-d", help="Data set name."),
+    data: str = typer.Option(..., "--data", "-d", help=DATA_HELP),
+    columns: str = columns_option(),
+    event_weights: str = event_weights_option(),
     models: str = typer.Option("popularity,item_knn,ials,ease", "--models", help="Comma-separated model names."),
     split: str = typer.Option("loo", "--split", help="Split method."),
     protocol: str = typer.Option(None, "--protocol", help="full, sampled, or the data set's own."),
@@ -30,11 +34,12 @@ def compare(
     with report_errors(), strict_data(strict):
         names = [m.strip() for m in models.split(",") if m.strip()]
         base = ExperimentSpec(data=data, model=names[0], split=split, protocol=protocol, seed=seed)
+        settle_data(base.data, base.data_options, columns, event_weights)
         split_data = prepare_split(base)
         rows = []
         for name in names:
             console.print(f"training {name} …")
-            spec = ExperimentSpec(data=data, model=name, split=split, protocol=protocol, seed=seed)
+            spec = replace(base, model=name)
             rows.append(train_and_evaluate(spec, split_data).metrics)
     if out is not None:
         out.write_text(leaderboard_markdown(rows) + "\n")

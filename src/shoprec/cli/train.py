@@ -7,13 +7,16 @@ from pathlib import Path
 import typer
 
 from shoprec.cli.console import console, parse_params, print_json, report_errors
+from shoprec.cli.data_ref import DATA_HELP, columns_option, event_weights_option, settle_data
 from shoprec.cli.tables import metrics_table
 
 HEADLINE = ("hr@10", "ndcg@10", "recall@20", "mrr@10", "coverage@10")
 
 
 def train(
-    data: str = typer.Option(None, "--data", "-d", help="Data set name (see `shoprec datasets list`)."),
+    data: str = typer.Option(None, "--data", "-d", help=DATA_HELP),
+    columns: str = columns_option(),
+    event_weights: str = event_weights_option(),
     model: str = typer.Option(None, "--model", "-m", help="Model name, e.g. popularity, item_knn, ials, ease."),
     split: str = typer.Option(None, "--split", help="loo, loo-random, random, user-random, temporal, ..."),
     protocol: str = typer.Option(None, "--protocol", help="full (rank the whole catalog), sampled, or ncf."),
@@ -48,6 +51,7 @@ def train(
             spec = ExperimentSpec.from_dict({k: v for k, v in overrides.items() if v is not None})
         spec.params.update(parse_params(param))
         spec.validate()
+        settle_data(spec.data, spec.data_options, columns, event_weights)
         options = TrainOptions.from_env(threads=threads, device=device, progress=progress)
         with console.status(f"loading {spec.data} and splitting ({spec.split})"):
             split_data = prepare_split(spec)

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from shoprec.cli.console import console, print_json, report_errors
+from shoprec.cli.data_ref import DATA_HELP, columns_option, event_weights_option, settle_data
 
 if TYPE_CHECKING:
     from shoprec.tuning import TrialRow
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
 def tune(
     spec_file: Path = typer.Argument(..., help="TOML: a `shoprec train` config plus [tune] and [tune.space]."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for best.toml and trials.csv."),
+    data: str = typer.Option(None, "--data", "-d", help="Replaces the spec's [data]. " + DATA_HELP),
+    columns: str = columns_option(),
+    event_weights: str = event_weights_option(),
     trials: int = typer.Option(None, "--trials", "-n", help="Number of trials (overrides tune.trials)."),
     timeout_minutes: float = typer.Option(None, "--timeout-minutes", help="Stop starting trials after this."),
     storage: str = typer.Option(None, "--storage", help="Optuna storage URL to resume, e.g. sqlite:///study.db."),
@@ -35,6 +39,9 @@ def tune(
 
     with report_errors(), strict_data(strict):
         spec, settings = read_tune_file(spec_file, trials=trials, timeout_minutes=timeout_minutes)
+        if data is not None:
+            spec.data, spec.data_options = data, {}
+        settle_data(spec.data, spec.data_options, columns, event_weights)
         optuna = import_optuna()
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial below instead
         options = TrainOptions.from_env(threads=threads, device=device, progress=False)

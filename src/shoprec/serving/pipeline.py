@@ -198,8 +198,21 @@ def write_pipeline(
         bundle=(out / BUNDLE_DIR).resolve(),
         ranker=None if ranker_path is None else ranker_path.resolve(),
         rerank=list(rerank or []),
+        event_weights=_trained_event_weights(run_dir),
     )
     target = out / PIPELINE_FILE
     target.write_text(config.to_toml(out.resolve()))
     PipelineConfig.from_toml(target)  # what is written must load
     return target
+
+
+def _trained_event_weights(run_dir: Path) -> dict[str, float]:
+    """The event weights a run trained with from your own files (so live events weigh the same), else the defaults."""
+    from shoprec.data.sources.local import DATA_SOURCE
+    from shoprec.experiment import RUN_FILE
+
+    try:
+        source = json.loads((run_dir / RUN_FILE).read_text()).get(DATA_SOURCE) or {}
+    except (OSError, ValueError):
+        return dict(DEFAULT_EVENT_WEIGHTS)  # load_run, called by the bundle, reports a missing or corrupt run file
+    return dict(source.get("event_weights") or DEFAULT_EVENT_WEIGHTS)

@@ -7,7 +7,6 @@ run twice: loaded with its warning, and under `strict=True`, where the same mess
 
 from __future__ import annotations
 
-import bz2
 import io
 import warnings
 import zipfile
@@ -602,14 +601,14 @@ CASES = [
         ["a zip archive"],
     ),
     Case(
-        "bzip2 under a plain name",
-        {"e.csv": bz2.compress(EVENTS.encode())},
+        "zstd under a plain name",
+        {"e.csv": b"\x28\xb5\x2f\xfd" + bytes(20)},
         events(),
         "error",
         "e.csv",
         None,
         None,
-        ["bzip2-compressed"],
+        ["zstd-compressed, not text"],
     ),
 ]
 
@@ -754,3 +753,12 @@ def test_cli_strict_turns_a_data_warning_into_a_one_line_error(tmp_path: Path, m
     assert strict.exit_code == 2
     assert "equal their line's test item" in strict.output and "strict=True" in strict.output
     assert "Traceback" not in strict.output
+
+
+def test_bzip2_and_xz_under_a_plain_name_are_unpacked(tmp_path: Path) -> None:
+    import bz2
+    import lzma
+
+    for name, pack in (("b.csv", bz2.compress), ("x.csv", lzma.compress)):
+        (tmp_path / name).write_bytes(pack(EVENTS.encode()))
+        assert len(load_event_log(tmp_path / name).interactions) == 3

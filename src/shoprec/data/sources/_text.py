@@ -8,9 +8,11 @@ over lines in Python. Large numeric files may take a typed fast path (see `read_
 
 from __future__ import annotations
 
+import bz2
 import csv
 import gzip
 import io
+import lzma
 import re
 import zlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -29,17 +31,22 @@ SEPARATOR_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe", "::
 _UNIT_SEPARATOR = "\x1f"
 #: `separator=WHITESPACE`: any run of spaces and tabs separates fields; leading/trailing ones are ignored.
 WHITESPACE = "whitespace"
+#: (magic bytes, name, decompress) of the compressions text inputs may use, recognised by content, not suffix.
+_COMPRESSIONS = (
+    (re.compile(rb"\x1f\x8b"), "gzip", gzip.decompress),
+    (re.compile(rb"BZh[1-9]1AY&SY"), "bzip2", bz2.decompress),
+    (re.compile(rb"\xfd7zXZ\x00"), "xz", lzma.decompress),
+)
+#: Other formats that are not text, refused by content whatever the file's name.
 _BINARY_MAGIC = {
     b"PK\x03\x04": "a zip archive",
-    b"BZh": "bzip2-compressed",
-    b"\xfd7zXZ\x00": "xz-compressed",
     b"\x28\xb5\x2f\xfd": "zstd-compressed",
     b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive",
     b"PAR1": "a Parquet file (name it .parquet)",
     b"\xff\xfe": "UTF-16 text (save it as UTF-8)",
+    b"\xfe\xff": "UTF-16 text (save it as UTF-8)",
     b"\xd0\xcf\x11\xe0": "an Excel/OLE2 document (export it as CSV)",
     b"SQLite format 3\x00": "an SQLite database",
-    b"\xfe\xff": "UTF-16 text (save it as UTF-8)",
 }
 #: Control characters that never belong in ids or text (tab, newline and carriage return are allowed).
 _CONTROL = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
@@ -47,8 +54,9 @@ _CONTROL_PATTERN = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
 def read_bytes(path: str | Path, *, check: bool = True) -> bytes:
-    """The file's bytes (gunzipped when gzip-compressed); DataError when missing, unreadable, empty or
-    in another compressed or binary format under a plain name. check=False: only missing or unreadable."""
+    """The file's bytes (decompressed when gzip, bzip2 or xz); DataError when missing, a folder, unreadable,
+    empty, or another binary format (zip, zstd, Parquet, UTF-16...) under a text name. check=False: only
+    missing, a folder or unreadable (for formats read by other parsers)."""
     path = Path(path)
     if path.is_dir():
         raise DataError("expected a file, found a folder", path=path)
@@ -61,14 +69,15 @@ def read_bytes(path: str | Path, *, check: bool = True) -> bytes:
         raise DataError(f"cannot read the file ({exc.strerror or exc})", path=path) from None
     if not check:
         return data
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"corrupt gzip data ({exc})", path=path) from None
+    for magic, kind, decompress in _COMPRESSIONS:
+        if magic.match(data, 0, 16):
+            try:
+                data = decompress(data)
+            except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
+                raise DataError(f"corrupt {kind} data ({exc})", path=path) from None
     for magic, kind in _BINARY_MAGIC.items():
         if data.startswith(magic):
-            raise DataError(f"the file is {kind}, not text; expected the plain (or gzip) text file", path=path)
+            raise DataError(f"the file is {kind}, not text; expected plain text (or gzip, bzip2, xz)", path=path)
     if not data or data.isspace():
         raise DataError("the file is empty; expected at least one data line", path=path)
     if b"\r" in data and b"\n" not in data:

@@ -1,6 +1,7 @@
 """A shop's own event log (views, carts, purchases...) with an optional catalog and user profiles.
 
-Accepts CSV or TSV (separator detected from the header), Parquet, and polars or pandas DataFrames.
+Accepts CSV or TSV (separator detected from the header; gzip, bzip2 or xz compressed), Parquet, JSON lines
+(.jsonl/.ndjson/.json), and polars or pandas DataFrames.
 Timestamps may be unix seconds, milliseconds or microseconds (told by magnitude) or ISO-8601 strings,
 and must fall between 1990 and tomorrow (see `_time`). Each event's weight comes from its type
 (`event_weights`) unless a weight column is named. Catalog items and profiled users without events
@@ -23,6 +24,7 @@ from shoprec.data.dataset import DEFAULT_EVENT_WEIGHTS, Dataset
 from shoprec.data.features import FeatureTable
 from shoprec.data.sources._assemble import ITEM_TITLES, interactions_from, item_titles, warn_unlisted
 from shoprec.data.sources._features import FeatureSpec, feature_table, resolve_kinds
+from shoprec.data.sources._jsonl import is_json_lines, read_json_lines
 from shoprec.data.sources._policy import with_strict
 from shoprec.data.sources._table import Table
 from shoprec.data.sources._text import read_bytes, read_table, without_control_characters
@@ -55,15 +57,18 @@ class ColumnMapping:
 
 
 def read_source(source: Source, *, separator: str | None = None, required: tuple[str, ...] = ()) -> Table:
-    """A Table from CSV/TSV (by default any suffix but .parquet/.pq), Parquet, or a DataFrame.
+    """A Table from CSV/TSV (by default any suffix but .parquet/.pq/.jsonl), Parquet, JSON lines, or a DataFrame.
 
     Columns not in `required` count as free text: control characters there are removed with a
     warning (in the required ones, ids and such, they are an error). Zero rows is a DataError.
     """
-    if isinstance(source, str | Path) and Path(source).suffix.lower() not in (".parquet", ".pq"):
+    is_path = isinstance(source, str | Path)
+    if is_path and Path(source).suffix.lower() not in (".parquet", ".pq") and not is_json_lines(source):
         return read_table(source, separator=separator, required=required, text=None)
     if not isinstance(source, str | Path):
         table = Table.from_frame(source)
+    elif is_json_lines(source):
+        table = read_json_lines(source)
     else:
         read_bytes(source, check=False)  # missing, a folder, unreadable: one clear DataError
         try:

@@ -39,6 +39,16 @@ class DatasetInfo:
     citation: str
 
 
+def known_names() -> list[str]:
+    """Every registered data set name, the generated synthetic shop included."""
+    return [*ENTRIES, SYNTHETIC]
+
+
+def is_registered(name: str) -> bool:
+    """Whether `name` is a registered data set (else it may be a path to local files)."""
+    return name in ENTRIES or name == SYNTHETIC
+
+
 def _entry(name: str) -> Entry:
     if name not in ENTRIES:
         raise ConfigError(f"unknown data set {name!r}; expected one of {[*ENTRIES, SYNTHETIC]}")
