@@ -27,14 +27,37 @@ class DataError(ShoprecError, ValueError):
         self.path = str(path) if path is not None else None
         self.line = line
         self.column = column
-        where = []
-        if self.path is not None:
-            where.append(self.path)
-        if line is not None:
-            where.append(f"line {line}")
-        if column is not None:
-            where.append(f"column {column!r}")
-        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+        super().__init__(_located(message, self.path, line, column))
+
+
+class DataWarning(UserWarning):
+    """Input data was loaded with something dropped or changed; the message says what, how much and where.
+
+    `strict=True` on a loader (`--strict` on the CLI) raises these as DataError instead.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.column = column
+        super().__init__(_located(message, self.path, line, column))
+
+
+def _located(message: str, path: str | None, line: int | None, column: str | None) -> str:
+    """'<path>, line N, column 'c': message' with whichever parts are known."""
+    where = [] if path is None else [path]
+    if line is not None:
+        where.append(f"line {line}")
+    if column is not None:
+        where.append(f"column {column!r}")
+    return f"{', '.join(where)}: {message}" if where else message
 
 
 class ConfigError(ShoprecError, ValueError):

@@ -25,12 +25,14 @@ def compare(
     seed: int = typer.Option(42, "--seed", help="Seed for the split and every model."),
     out: Path = typer.Option(None, "--out", "-o", help="Also write the leaderboard as Markdown here."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
+    strict: bool = typer.Option(False, "--strict", help="Data warnings (dropped or changed rows) become errors."),
 ) -> None:
     """Train and evaluate each model on the same split and print a leaderboard."""
+    from shoprec.data.sources import strict_data
     from shoprec.evaluation.report import leaderboard_markdown
     from shoprec.experiment import ExperimentSpec, prepare_split, train_and_evaluate
 
-    with report_errors():
+    with report_errors(), strict_data(strict):
         if out is not None:
             check_output(out, "--out", folder=False)
         names = [m.strip() for m in models.split(",") if m.strip()]

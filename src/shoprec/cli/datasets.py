@@ -42,14 +42,16 @@ def info_cmd(
     columns: str = columns_option(),
     event_weights: str = event_weights_option(),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    strict: bool = typer.Option(False, "--strict", help="Data warnings (dropped or changed rows) become errors."),
 ) -> None:
     """Load a data set and profile it: sizes, activity, time, event mix, loader warnings and advice."""
     from shoprec.cli.profile_view import print_profile
     from shoprec.data.dataset import Split
     from shoprec.data.profile import profile_dataset
+    from shoprec.data.sources import strict_data
     from shoprec.data.sources.local import resolve_data
 
-    with report_errors():
+    with report_errors(), strict_data(strict):
         options: dict[str, object] = {}
         settle_data(name, options, columns, event_weights)
         with warnings.catch_warnings(record=True) as caught:

@@ -21,14 +21,16 @@ def evaluate(
     k: list[int] = typer.Option(None, "--k", help="Cut-offs (repeatable); default the run's."),
     on: str = typer.Option("test", "--on", help="test or valid."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with a `metrics` map."),
+    strict: bool = typer.Option(False, "--strict", help="Data warnings (dropped or changed rows) become errors."),
 ) -> None:
     """Recompute the run's split and evaluate its saved model (full ranking unless the protocol says otherwise)."""
     import time
 
+    from shoprec.data.sources import strict_data
     from shoprec.evaluation import evaluate as run_evaluation
     from shoprec.experiment import load_run, prepare_split
 
-    with report_errors():
+    with report_errors(), strict_data(strict):
         if on not in SPLIT_PARTS:
             raise ConfigError(f"--on: expected one of {', '.join(SPLIT_PARTS)}, got {on!r}")
         spec, model = load_run(run)

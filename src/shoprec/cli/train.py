@@ -30,12 +30,14 @@ def train(
     device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or mps (runtime option)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    strict: bool = typer.Option(False, "--strict", help="Data warnings (dropped or changed rows) become errors."),
 ) -> None:
     """Train MODEL on DATA, evaluate on the held-out test part and save everything under --out."""
     from shoprec.config import TrainOptions
+    from shoprec.data.sources import strict_data
     from shoprec.experiment import ExperimentSpec, prepare_split, save_run, train_and_evaluate
 
-    with report_errors():
+    with report_errors(), strict_data(strict):
         check_output(out, "--out", folder=True)
         overrides = {
             "data": data,

@@ -30,14 +30,16 @@ def tune(
     threads: int = typer.Option(None, "--threads", help="CPU threads for training (runtime, not a hyperparameter)."),
     device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or mps (runtime option)."),
     as_json: bool = typer.Option(False, "--json", help="Print the best value, params and files as JSON."),
+    strict: bool = typer.Option(False, "--strict", help="Data warnings (dropped or changed rows) become errors."),
 ) -> None:
     """Search the [tune.space] of SPEC_FILE, scoring each trial on validation data only (never test)."""
     from shoprec.config import TrainOptions
+    from shoprec.data.sources import strict_data
     from shoprec.experiment import prepare_split
     from shoprec.tuning import import_optuna, read_tune_file, write_outputs
     from shoprec.tuning import tune as run_tune
 
-    with report_errors():
+    with report_errors(), strict_data(strict):
         check_output(out, "--out", folder=True)
         options = TrainOptions.from_env(threads=threads, device=device, progress=False)
         spec, settings = read_tune_file(spec_file, trials=trials, timeout_minutes=timeout_minutes)

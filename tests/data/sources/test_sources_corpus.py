@@ -82,7 +82,7 @@ CASES: list[tuple[str, Callable[[Path], object], str, int | None, str | None, li
         "events_nan_timestamp.csv",
         4,
         "ts",
-        ["unix seconds or an ISO-8601", "'NaN'"],
+        ["unix seconds, milliseconds or microseconds, or an ISO-8601", "'NaN'"],
     ),
     ("empty timestamp", events("events_empty_timestamp.csv"), "events_empty_timestamp.csv", 3, "ts", ["missing value"]),
     (
@@ -154,14 +154,13 @@ CASES: list[tuple[str, Callable[[Path], object], str, int | None, str | None, li
         "rating",
         ["in the range 0.5..5, got 7.0"],
     ),
-    ("repeated header", movielens("ml_repeated_header"), "ratings.csv", 3, "rating", ["(a repeated header line?)"]),
     (
         "u.data field count",
         movielens("ml100k_field_count"),
         "u.data",
         2,
         None,
-        ["expected 4 fields separated by tab, found 3"],
+        ["expected 4 fields separated by spaces or tabs, found 3"],
     ),
     (
         "u.data wrong separator",
@@ -169,7 +168,7 @@ CASES: list[tuple[str, Callable[[Path], object], str, int | None, str | None, li
         "u.data",
         1,
         None,
-        ["separated by tab, found 1", "contains comma instead: wrong separator?"],
+        ["separated by spaces or tabs, found 1", "contains comma instead: wrong separator?"],
     ),
     ("u.data bad timestamp", movielens("ml100k_bad_timestamp"), "u.data", 3, "timestamp", ["'87888x116'"]),
     (

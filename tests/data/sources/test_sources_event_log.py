@@ -95,7 +95,9 @@ def test_user_profiles_add_cold_users_and_features(write) -> None:
 
 
 def test_unknown_event_types_get_a_weight_when_allowed(write) -> None:
-    path = write("e.csv", EVENTS.replace("purchase", "refund").replace("u2,i3,1700000200,view", "u2,i3,1,share"))
+    path = write(
+        "e.csv", EVENTS.replace("purchase", "refund").replace("u2,i3,1700000200,view", "u2,i3,1700000300,share")
+    )
     with pytest.warns(UserWarning, match=r"2 event\(s\) of unlisted type\(s\) \['refund', 'share'\] weighted 0.5"):
         data = load_event_log(path, unknown_event_weight=0.5)
     assert data.event_types == ("view", "cart", "purchase", "refund", "share")
@@ -150,7 +152,7 @@ def assert_same_dataset(a: Dataset, b: Dataset) -> None:
 
 ids = st.one_of(st.integers(0, 40).map(str), st.sampled_from(["a", "b7", "x_y", "007"]))
 event_rows = st.lists(
-    st.tuples(ids, ids, st.integers(1_500_000_000, 1_800_000_000), st.sampled_from(["view", "cart", "purchase"])),
+    st.tuples(ids, ids, st.integers(1_500_000_000, 1_750_000_000), st.sampled_from(["view", "cart", "purchase"])),
     min_size=1,
     max_size=30,
 )

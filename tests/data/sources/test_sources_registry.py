@@ -98,12 +98,12 @@ def test_download_on_demand_fills_the_cache(
 def test_ncf_entry_returns_a_split(places: tuple[Path, Path]) -> None:
     folder = places[0] / "ml-1m-ncf"
     folder.mkdir()
-    (folder / "ml-1m.train.rating").write_text("0\t0\t5\t0\n1\t1\t4\t0\n")
-    (folder / "ml-1m.test.rating").write_text("0\t1\t5\t9\n1\t0\t3\t9\n")
-    (folder / "ml-1m.test.negative").write_text("(0,1)\t0\n(1,0)\t1\n")
+    (folder / "ml-1m.train.rating").write_text("0\t0\t5\t0\n1\t1\t4\t0\n1\t2\t4\t0\n0\t3\t4\t0\n")
+    (folder / "ml-1m.test.rating").write_text("0\t1\t5\t978300000\n1\t0\t3\t978300000\n")
+    (folder / "ml-1m.test.negative").write_text("(0,1)\t2\n(1,0)\t3\n")
     split = load_dataset("ml-1m-ncf")
     assert isinstance(split, Split)
-    assert split.test_negatives.tolist() == [[0], [1]]
+    assert split.test_negatives.tolist() == [[2], [3]]
 
 
 def test_synthetic_shop_is_generated_with_its_options(monkeypatch: pytest.MonkeyPatch) -> None:

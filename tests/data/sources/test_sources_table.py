@@ -11,7 +11,7 @@ import pytest
 
 from shoprec.data.sources._table import Table
 from shoprec.data.sources._text import read_table
-from shoprec.exceptions import DataError
+from shoprec.exceptions import DataError, DataWarning
 
 
 def text_table(**columns: list[str | None]) -> Table:
@@ -94,7 +94,9 @@ def test_ints_reject_fractions_in_float_columns() -> None:
 
 def test_dropping_duplicates_warns_once_and_keeps_line_numbers(write) -> None:
     path = write("e.csv", "u,i\n1,a\n1,a\n2,b\n1,a\nx,c\n")
-    with pytest.warns(UserWarning, match=r"dropped 2 exact duplicate row\(s\), the first at line 3"):
+    with pytest.warns(
+        DataWarning, match=r"line 3: dropped exact duplicate rows \(kept the first of each\); 2 row\(s\), at lines 3, 5"
+    ):
         table = read_table(path).without_duplicates()
     assert table.frame.rows() == [("1", "a"), ("2", "b"), ("x", "c")]
     with pytest.raises(DataError) as caught:

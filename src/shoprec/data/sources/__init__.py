@@ -2,12 +2,16 @@
 their formats, a shop's own event logs, and cached, checksum-verified downloads.
 
 Every loader reports a malformed input as a `DataError` naming the file, line, column and what was
-expected. Display names of items, where a source has them, are in `dataset.metadata["item_titles"]`
+expected. Where a reasonable user wants the data loaded anyway, a loader warns instead (a
+`shoprec.exceptions.DataWarning` naming what was dropped or changed, how many and where);
+`strict=True` on any loader (or `strict_data()` around any code) turns those warnings into errors.
+Display names of items, where a source has them, are in `dataset.metadata["item_titles"]`
 (`ITEM_TITLES`), a list aligned with the item index.
 """
 
 from shoprec.data.sources._assemble import ITEM_TITLES
 from shoprec.data.sources._features import FeatureKind
+from shoprec.data.sources._policy import strict_data
 from shoprec.data.sources.amazon import load_amazon_ratings, load_amazon_reviews, load_amazon_sequences, load_rechorus
 from shoprec.data.sources.download import cache_dir, fetch
 from shoprec.data.sources.event_log import DEFAULT_EVENT_WEIGHTS, ColumnMapping, load_event_log, read_source
@@ -40,4 +44,5 @@ __all__ = [
     "load_ncf_split",
     "load_rechorus",
     "read_source",
+    "strict_data",
 ]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from shoprec.data.dataset import Interactions
 from shoprec.data.sources._table import Table
+from shoprec.data.sources._time import TimeUnit
 from shoprec.data.vocabulary import Vocabulary
 
 #: `Dataset.metadata` key of the display names of items, a list aligned with the item index.
@@ -63,6 +66,7 @@ def interactions_from(
     weight: str | None = None,
     catalog_users: np.ndarray = _NONE,
     catalog_items: np.ndarray = _NONE,
+    timestamp_unit: TimeUnit = "auto",
 ) -> tuple[Vocabulary, Vocabulary, Interactions]:
     """Vocabularies and interactions of an event table (one row per event, duplicates already dropped).
 
@@ -77,6 +81,22 @@ def interactions_from(
         items,
         None if weight is None else table.floats(weight, low=0),
         ratings=None if rating is None else table.floats(rating, low=low, high=high),
-        timestamps=None if timestamp is None else table.timestamps(timestamp),
+        timestamps=None if timestamp is None else table.timestamps(timestamp, timestamp_unit),
     )
     return user_vocab, item_vocab, interactions
+
+
+def warn_unlisted(
+    events: Table, column: str, codes: np.ndarray, vocab: Vocabulary, listing: Table, listing_column: str
+) -> None:
+    """Warn, naming event lines, about events whose id (`codes` into `vocab`) has no row in `listing`
+    (a catalog or profile file): they are kept, but without features."""
+    listed = np.zeros(len(vocab), dtype=bool)
+    index = vocab.index(listing.ids(listing_column))
+    listed[index[index >= 0]] = True
+    rows = np.flatnonzero(~listed[codes])
+    if len(rows):
+        ids = len(np.unique(codes[rows]))
+        events.warn(
+            rows, column, f"events of {ids} id(s) missing from {Path(listing.source).name}: kept, without features"
+        )

@@ -22,6 +22,7 @@ FeatureKind = Literal["categorical", "numeric", "multi"]
 #: Which columns become features: None (all but the id), a list of names, or {name: kind or "auto"}.
 FeatureSpec = Mapping[str, str] | Sequence[str] | None
 _KINDS = ("auto", "categorical", "numeric", "multi")
+_BOOLEAN_WORDS = ["true", "false", "yes", "no", "y", "n", "t", "f", "1", "0"]
 
 
 def infer_kind(series: pl.Series) -> FeatureKind:
@@ -37,6 +38,28 @@ def infer_kind(series: pl.Series) -> FeatureKind:
     return "categorical"
 
 
+def stray_values(series: pl.Series) -> tuple[pl.Series, str] | None:
+    """(mask, what the column holds) when a string column is almost all numbers or all yes/no words
+    but for a few values (one, or at most 1%; 5 or fewer distinct; in 8 values or more): one bad value
+    would otherwise turn the whole column categorical or add a third 'boolean' value. None: nothing odd."""
+    if series.dtype != pl.String:
+        return None
+    text = series.str.strip_chars().str.to_lowercase().replace("", None)
+    present = text.is_not_null()
+    n = int(present.sum())
+    for odd, what in (
+        (text.cast(pl.Float64, strict=False).is_null(), "a number"),
+        (~text.is_in(_BOOLEAN_WORDS), "a yes/no value (true/false, yes/no, y/n, t/f, 1/0)"),
+    ):
+        odd = odd & present
+        count = int(odd.sum())
+        if 0 < count <= max(n // 100, 1) and n >= 8 and text.filter(odd).n_unique() <= 5:
+            if what.startswith("a yes") and text.filter(~odd & present).n_unique() < 2:
+                continue
+            return odd, what
+    return None
+
+
 def resolve_kinds(table: Table, spec: FeatureSpec, exclude: Collection[str], parameter: str) -> dict[str, FeatureKind]:
     """The kind of every feature column named by `spec` (`parameter` names the option in errors)."""
     if spec is None:
@@ -50,6 +73,11 @@ def resolve_kinds(table: Table, spec: FeatureSpec, exclude: Collection[str], par
     for name, kind in given.items():
         if kind not in _KINDS:
             raise ConfigError(f"{parameter}[{name!r}]: unknown feature kind {kind!r}; expected one of {_KINDS}")
+        if kind == "auto" and (stray := stray_values(table.frame[name])) is not None:
+            mask, what = stray
+            table.check(
+                mask, name, f"{what} like the rest of the column (or give its kind in {parameter}={{{name!r}: ...}})"
+            )
         kinds[name] = infer_kind(table.frame[name]) if kind == "auto" else cast(FeatureKind, kind)
     return kinds
 

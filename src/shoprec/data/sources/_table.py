@@ -7,17 +7,18 @@ file, line (or row, for Parquet and DataFrames), column and what was expected.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from shoprec.data.sources import _time
+from shoprec.data.sources._policy import warn_data
 from shoprec.exceptions import DataError
 
-_ISO_FORMATS = ("%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M%z", "%Y-%m-%d %H:%M", "%Y-%m-%d")
-_TIME_EXPECTED = "unix seconds or an ISO-8601 date-time such as 2024-05-01T12:30:00Z"
+#: How many lines a message lists when it counts many.
+_SHOWN = 3
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,12 @@ class Table:
         raise self.error(row, column, f"expected {expected}, got {value!r}{hint}")
 
     def _column(self, column: str) -> pl.Series:
+        """The column, which must hold plain values (a Parquet list or struct is no id, number or date)."""
         self.require(column)
-        return self.frame[column]
+        series = self.frame[column]
+        if series.dtype.is_nested():
+            raise self.error(None, column, f"expected plain values (strings or numbers), got {series.dtype}")
+        return series
 
     def _cast(self, column: str, dtype: pl.DataType, expected: str, *, missing_ok: bool = False) -> pl.Series:
         """One vectorised cast; strings padded with spaces are retried stripped (the rare, slower path)."""
@@ -164,44 +169,148 @@ class Table:
             self.check((out < lo) | (out > hi), column, f"a number in the range {lo:g}..{hi:g}")
         return out.fill_null(float("nan")).to_numpy()
 
-    def timestamps(self, column: str) -> np.ndarray:
-        """(n,) int64 unix seconds from integers, floats, datetimes or ISO-8601 strings (naive = UTC)."""
+    def places(self, rows: np.ndarray) -> str:
+        """'lines 3, 8, 10' (or 'rows ...') of the first few of `rows`, with '...' when there are more."""
+        shown = [self.locate(int(r)) for r in rows[:_SHOWN]]
+        kind, numbers = shown[0].split(" ")[0], [p.split(" ")[1] for p in shown]
+        return f"{kind}{'s' if len(rows) > 1 else ''} {', '.join(numbers)}{', ...' if len(rows) > _SHOWN else ''}"
+
+    def warn(self, rows: np.ndarray, column: str | None, message: str) -> None:
+        """A DataWarning (DataError when strict) for `rows` (ascending), naming their count and first lines."""
+        line = self.line_of(int(rows[0]))
+        text = f"{message}; {len(rows)} row(s), at {self.places(rows)}"
+        warn_data(text, path=self.source, line=line, column=column)
+
+    def keep(self, mask: np.ndarray) -> Table:
+        """The rows where `mask` is true, still naming their original lines."""
+        kept = np.flatnonzero(mask)
+        rows = kept if self.rows is None else self.rows[kept]
+        return replace(self, frame=self.frame.filter(pl.Series(mask)), rows=rows)
+
+    def timestamps(self, column: str, unit: _time.TimeUnit = "auto") -> np.ndarray:
+        """(n,) int64 unix seconds from numbers (unit detected, see `_time`), datetimes or ISO-8601 strings.
+
+        A date before 1990 or after tomorrow, or a column mixing units, is a DataError naming the
+        lines. unit: force "s", "ms", "us" or "ns"; "order" takes plain integers (positions) unchecked.
+        """
         source = self._column(column)
         if isinstance(source.dtype, pl.Datetime | pl.Date):
-            out = source.dt.epoch("s")
-        elif source.dtype.is_integer():
-            out = source.cast(pl.Int64)
-        else:
-            number = pl.col("t").cast(pl.Float64, strict=False)
-            frame = pl.DataFrame({"t": source})
-            out = frame.select(pl.when(number.is_finite()).then(number.floor().cast(pl.Int64))).to_series()
-            if out.null_count() and source.dtype == pl.String:
-                text = pl.col("t").str.strip_chars()
-                number = text.cast(pl.Float64, strict=False)
-                iso = text.str.replace("T", " ", literal=True).str.replace(r"[zZ]$", "+00:00")
-                parsed = [iso.str.to_datetime(f, time_zone="UTC", strict=False).dt.epoch("s") for f in _ISO_FORMATS]
-                out = frame.select(
-                    pl.coalesce(pl.when(number.is_finite()).then(number.floor()).cast(pl.Int64), *parsed)
-                )
-                out = out.to_series()
-        self.check(out.is_null(), column, _TIME_EXPECTED)
-        return out.to_numpy().astype(np.int64)
+            self.check(source.is_null(), column, _time.EXPECTED)
+            seconds = source.dt.epoch("s").to_numpy().astype(np.int64)
+            self._check_dates(column, seconds, None)
+            return seconds
+        number, iso = _time.parse_numbers_and_iso(source)
+        if unit == "order":
+            self.check(number.is_null() | (number != number.floor()), column, "an integer position")
+            return number.to_numpy().astype(np.int64)
+        self.check(number.is_null() & iso.is_null(), column, _time.EXPECTED)
+        numbers = number.to_numpy()
+        has_number = ~np.isnan(numbers)
+        seconds = iso.fill_null(0).to_numpy().astype(np.int64)
+        found = None
+        if unit == "auto" and has_number.all() and _time.is_order(numbers):
+            warn_data(
+                f"every timestamp is a whole number below {_time.plausible_range()[0]} (1990-01-01 in seconds): "
+                "read as an order of events (positions), not as dates",
+                path=self.source,
+                column=column,
+            )
+            return numbers.astype(np.int64)
+        if has_number.any():
+            found = self._time_unit(column, numbers, has_number) if unit == "auto" else unit
+            seconds[has_number] = _time.to_seconds(numbers[has_number], found)
+        self._check_dates(column, seconds, found)
+        return seconds
+
+    def _time_unit(self, column: str, numbers: np.ndarray, has_number: np.ndarray) -> str:
+        """The one unit the numbers' magnitudes suggest; DataError at the first number in another unit."""
+        rows = np.flatnonzero(has_number)
+        classes = _time.unit_classes(numbers[rows])
+        counts = np.bincount(classes, minlength=len(_time.UNITS))
+        main = int(np.argmax(counts))
+        # Numbers too small for any unit are left to the date check (placeholders such as 0 or -1).
+        odd = (classes != main) & (np.abs(numbers[rows]) >= _time.plausible_range()[0])
+        if odd.any():
+            row = int(rows[np.argmax(odd)])
+            raise self.error(
+                row,
+                column,
+                f"timestamp {self.frame[column][row]!r} looks like {_time.UNITS[classes[np.argmax(odd)]]} while "
+                f"{counts[main]} other(s) look like {_time.UNITS[main]}; expected one unit for the whole column",
+            )
+        return _time.UNITS[main]
+
+    def _check_dates(self, column: str, seconds: np.ndarray, unit: str | None) -> None:
+        """DataError naming the lines of dates before 1990 or after tomorrow."""
+        low, high = _time.plausible_range()
+        bad = np.flatnonzero((seconds < low) | (seconds > high))
+        if len(bad) == 0:
+            return
+        row = int(bad[0])
+        read = f" read as {unit}" if unit else ""
+        raise self.error(
+            row,
+            column,
+            f"{len(bad)} timestamp(s) outside {_time.date_of(low)[:10]}..{_time.date_of(high)[:10]} at "
+            f"{self.places(bad)}; the first, {self.frame[column][row]!r}{read}, is {_time.date_of(int(seconds[row]))} "
+            "(a wrong unit, a placeholder or a typo?)",
+        )
+
+    def one_per_key(self, keys: list[str], value: str, order: str | None) -> Table:
+        """One row per key (one rating per user and item): the latest by `order`, then by line; exact
+        duplicate rows are dropped first (`without_duplicates`). Each step warns with counts and lines."""
+        if not _may_repeat(self.frame.select(keys)):
+            return self
+        table = self.without_duplicates()
+        rows = np.flatnonzero(table.frame.select(keys).is_duplicated().to_numpy())
+        if len(rows) == 0:
+            return table
+        times = table.timestamps(order)[rows] if order is not None else np.zeros(len(rows), dtype=np.int64)
+        sub = table.frame[rows].select(*keys, pl.col(value).alias("__value__"))
+        sub = sub.with_columns(__time__=pl.Series(times), __row__=pl.Series(rows)).sort("__time__", "__row__")
+        groups = sub.group_by(keys).agg(pl.col("__row__").last(), pl.col("__value__").n_unique().alias("__n__"))
+        mask = np.ones(len(table), dtype=bool)
+        mask[rows] = False
+        mask[groups["__row__"].to_numpy()] = True
+        conflicting = int((groups["__n__"] > 1).sum())
+        latest = f"by {order!r}, then by line" if order is not None else "by line"
+        table.warn(
+            np.flatnonzero(~mask),
+            value,
+            f"{groups.height} ({', '.join(keys)}) key(s) appear on more than one row, {conflicting} of them with "
+            f"different {value!r} values: kept the latest row of each ({latest}) and dropped the others",
+        )
+        return table.keep(mask)
 
     def without_duplicates(self) -> Table:
-        """Drop exact duplicate rows (keeping the first) with one warning that counts them."""
-        hashes = np.sort(self.frame.hash_rows().to_numpy())
-        if not (hashes[1:] == hashes[:-1]).any():
+        """Drop exact duplicate rows (keeping the first of each) with one warning that counts them."""
+        if not _may_repeat(self.frame):
             return self
-        indexed = self.frame.with_row_index("__row__")
-        kept = indexed.unique(subset=self.frame.columns, keep="first", maintain_order=True)
-        dropped = len(self) - kept.height
-        if dropped == 0:
+        repeated = self.frame.is_duplicated().to_numpy()
+        if not repeated.any():
             return self
-        kept_rows = kept["__row__"].to_numpy()
-        first = self.locate(int(np.setdiff1d(np.arange(len(self)), kept_rows)[0]))
-        warnings.warn(f"{self.source}: dropped {dropped} exact duplicate row(s), the first at {first}", stacklevel=3)
-        rows = kept_rows if self.rows is None else self.rows[kept_rows]
-        return replace(self, frame=kept.drop("__row__"), rows=rows)
+        first = self.frame.with_row_index("__row__").filter(pl.Series(repeated))
+        first = first.unique(subset=self.frame.columns, keep="first")["__row__"].to_numpy()
+        mask = np.ones(len(self), dtype=bool)
+        mask[repeated] = False
+        mask[first] = True
+        self.warn(np.flatnonzero(~mask), None, "dropped exact duplicate rows (kept the first of each)")
+        return self.keep(mask)
+
+
+def _may_repeat(frame: pl.DataFrame) -> bool:
+    """Whether two rows may be equal: a cheap test (polars' exact `is_duplicated` is far slower).
+
+    Two small non-negative integer columns (user, item ids) are packed into one integer key; else rows
+    are hashed and the sorted hashes compared (a hash collision only costs the exact check).
+    """
+    if frame.width == 2 and all(dtype.is_integer() for dtype in frame.dtypes):
+        low, high = (frame.min().row(0), frame.max().row(0))
+        if min(low) >= 0 and (high[0] + 1) * (high[1] + 1) < 2**62:
+            key = frame.to_series(0).cast(pl.Int64) * (high[1] + 1) + frame.to_series(1).cast(pl.Int64)
+            return key.n_unique() < frame.height
+    hashes = np.sort(frame.hash_rows().to_numpy())
+    return bool((hashes[1:] == hashes[:-1]).any())
 
 
 def _plain_ints(text: pl.Series) -> pl.Series | None:

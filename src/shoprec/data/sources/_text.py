@@ -15,7 +15,7 @@ import io
 import lzma
 import re
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,28 +29,59 @@ _NL, _QUOTE = 10, 34
 SEPARATOR_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe", "::": "'::'", " ": "space"}
 #: Stands in for multi-character separators (MovieLens '::'), which polars cannot split on.
 _UNIT_SEPARATOR = "\x1f"
+#: `separator=WHITESPACE`: any run of spaces and tabs separates fields; leading/trailing ones are ignored.
+WHITESPACE = "whitespace"
 #: (magic bytes, name, decompress) of the compressions text inputs may use, recognised by content, not suffix.
 _COMPRESSIONS = (
     (re.compile(rb"\x1f\x8b"), "gzip", gzip.decompress),
     (re.compile(rb"BZh[1-9]1AY&SY"), "bzip2", bz2.decompress),
     (re.compile(rb"\xfd7zXZ\x00"), "xz", lzma.decompress),
 )
+#: Other formats that are not text, refused by content whatever the file's name.
+_BINARY_MAGIC = {
+    b"PK\x03\x04": "a zip archive",
+    b"\x28\xb5\x2f\xfd": "zstd-compressed",
+    b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive",
+    b"PAR1": "a Parquet file (name it .parquet)",
+    b"\xff\xfe": "UTF-16 text (save it as UTF-8)",
+    b"\xfe\xff": "UTF-16 text (save it as UTF-8)",
+    b"\xd0\xcf\x11\xe0": "an Excel/OLE2 document (export it as CSV)",
+    b"SQLite format 3\x00": "an SQLite database",
+}
+#: Control characters that never belong in ids or text (tab, newline and carriage return are allowed).
+_CONTROL = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
+_CONTROL_PATTERN = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
-def read_bytes(path: str | Path) -> bytes:
-    """The file's bytes (decompressed when gzip, bzip2 or xz); DataError when missing or empty."""
+def read_bytes(path: str | Path, *, check: bool = True) -> bytes:
+    """The file's bytes (decompressed when gzip, bzip2 or xz); DataError when missing, a folder, unreadable,
+    empty, or another binary format (zip, zstd, Parquet, UTF-16...) under a text name. check=False: only
+    missing, a folder or unreadable (for formats read by other parsers)."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError("expected a file, found a folder", path=path)
     if not path.is_file():
-        raise DataError("no such file" + (" (it is a folder)" if path.is_dir() else ""), path=path)
-    data = path.read_bytes()
+        raise DataError("no such file", path=path)
+    try:
+        with path.open("rb") as file:
+            data = file.read() if check else file.read(0)
+    except OSError as exc:
+        raise DataError(f"cannot read the file ({exc.strerror or exc})", path=path) from None
+    if not check:
+        return data
     for magic, kind, decompress in _COMPRESSIONS:
         if magic.match(data, 0, 16):
             try:
                 data = decompress(data)
             except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
                 raise DataError(f"corrupt {kind} data ({exc})", path=path) from None
+    for magic, kind in _BINARY_MAGIC.items():
+        if data.startswith(magic):
+            raise DataError(f"the file is {kind}, not text; expected plain text (or gzip, bzip2, xz)", path=path)
     if not data or data.isspace():
         raise DataError("the file is empty; expected at least one data line", path=path)
+    if b"\r" in data and b"\n" not in data:
+        raise DataError("lines end in CR only (old Mac style); expected LF or CRLF line endings", path=path)
     return data
 
 
@@ -142,10 +173,10 @@ def _field_count_error(data: bytes, line: int, found: int, expected: int, separa
     """The message for a record with the wrong field count, hinting at a wrong separator when there is one."""
     newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NL)
     text = data[newlines[line - 2] + 1 if line > 1 else 0 : newlines[line - 1]]
-    message = (
-        f"expected {expected} fields separated by {SEPARATOR_NAMES.get(separator, repr(separator))}, found {found}"
-    )
-    others = [name for sep, name in SEPARATOR_NAMES.items() if sep != separator and sep.encode() in text]
+    names = SEPARATOR_NAMES | {WHITESPACE: "spaces or tabs"}
+    message = f"expected {expected} fields separated by {names.get(separator, repr(separator))}, found {found}"
+    blanks = (" ", "\t") if separator == WHITESPACE else ()
+    others = [name for sep, name in SEPARATOR_NAMES.items() if sep not in (separator, *blanks) and sep.encode() in text]
     if found == 1 and others:
         message += f" (the line contains {', '.join(others)} instead: wrong separator?)"
     return message
@@ -161,6 +192,7 @@ def read_table(
     quote: bool = True,
     required: Sequence[str] = (),
     types: Mapping[str, pl.DataType] | None = None,
+    text: Collection[str] | None = (),
 ) -> Table:
     """Read a delimited text file, as strings unless `types` says otherwise.
 
@@ -168,10 +200,16 @@ def read_table(
     columns `column_0..` and takes the field count from the first line. separator None: detect it.
     types: {column: dtype} for large numeric files; taken only when the whole file parses that way
     with no value missing, else the file is read as strings and checked, so errors are the same.
+    text: free-text columns, where control characters are removed with a warning (elsewhere they are an
+    error); None: every column not in `required`. `separator=WHITESPACE`: runs of spaces/tabs separate.
+    A header line repeated among the data lines is dropped with a warning.
     Errors name the path, the line (1-based, counting the header) and what was expected.
     """
     data = to_utf8(read_bytes(path), encoding)
-    shown = separator
+    control = len(data.translate(None, _CONTROL)) != len(data)
+    shown, squeeze = separator, separator == WHITESPACE
+    if squeeze:  # the typed fast path reads a file already split by single tabs (or spaces) as it is
+        separator = "\t" if b"\t" in data[: data.find(b"\n")] else " "
     if separator is None:
         separator = detect_separator(data[: data.find(b"\n")], path)
     if len(separator) > 1:
@@ -182,6 +220,8 @@ def read_table(
         frame = _parse(data, header, columns, separator, quote, [types.get(c, pl.String) for c in columns])
         frame = frame if frame is not None and frame.height and not any(frame.null_count().row(0)) else None
     if frame is None:
+        if squeeze:
+            data, separator = _squeeze_whitespace(data)
         record_lines = _check_field_counts(data, separator, quote, columns, header, shown or separator, path)
         frame = _parse(data, header, columns, separator, quote, None)
         if frame is None:
@@ -192,7 +232,65 @@ def read_table(
     lines = None if record_lines is None else record_lines[int(header) :]
     table = Table(frame, str(path), first_line=1 + int(header), record_lines=lines)
     table.require(*required)
-    return table
+    if control:
+        table = without_control_characters(
+            table, text=[c for c in table.columns if c not in required] if text is None else text
+        )
+    return without_repeated_header(table) if header else table
+
+
+def _squeeze_whitespace(data: bytes) -> tuple[bytes, str]:
+    """(data, separator): runs of spaces/tabs as one separator, none at either end of a line, LF endings.
+
+    Files that already use one space or one tab throughout pass through with no copy.
+    """
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    tab, space = b"\t" in data, b" " in data
+    if tab and space:
+        data = data.replace(b" ", b"\t")
+    sep = b" " if space and not tab else b"\t"
+    if sep + sep in data or sep + b"\n" in data or b"\n" + sep in data or data.startswith(sep):
+        data = re.sub(rb"(?m)^%b+|%b+$" % (sep, sep), b"", re.sub(rb"%b+" % sep, sep, data))
+    return data, sep.decode()
+
+
+def without_repeated_header(table: Table) -> Table:
+    """Drop data lines that repeat the header (files concatenated with their headers), warning with their lines."""
+    columns = table.columns
+    first = table.frame[columns[0]]
+    if first.dtype != pl.String:
+        return table
+    repeated = first.str.strip_chars() == columns[0]
+    if not repeated.any():
+        return table
+    for column in columns[1:]:
+        values = table.frame[column]
+        repeated &= (values.cast(pl.String).str.strip_chars() == column).fill_null(False)
+    if not repeated.any():
+        return table
+    mask = ~repeated.fill_null(False).to_numpy()
+    table.warn(np.flatnonzero(~mask), None, "dropped lines that repeat the header")
+    return table.keep(mask)
+
+
+def without_control_characters(table: Table, text: Collection[str]) -> Table:
+    """DataError for a control character (NUL, ESC, ...) in an id or other column; in the `text`
+    columns (titles, descriptions) they are removed, with a warning naming the lines."""
+    frame = table.frame
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != pl.String:
+            continue
+        found = values.str.contains(_CONTROL_PATTERN).fill_null(False)
+        if not found.any():
+            continue
+        if column not in text:
+            row = int(found.arg_true()[0])
+            raise table.error(row, column, f"control character in {values[row]!r}; expected printable text")
+        table.warn(found.arg_true().to_numpy(), column, "removed control characters (NUL, ESC, ...) from the text")
+        frame = frame.with_columns(pl.col(column).str.replace_all(_CONTROL_PATTERN, ""))
+    return table.with_frame(frame)
 
 
 def _header(data: bytes, separator: str, path: str | Path) -> list[str]:

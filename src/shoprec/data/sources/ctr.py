@@ -6,9 +6,10 @@ read on its own: its categories are named by their original values (a libFM feat
 Criteo category), and a model matches them by name, so train, validation and test files need no
 shared pre-pass.
 
-libFM (`label id:value ...`, e.g. the NFM/BARS Frappe files): every line must hold the same number of
-pairs, and pair j is field j. A field whose values are all 1 is one-hot (categorical over its ids); one
-with other values must keep the same id throughout and is numeric. Labels are 1 (click) and 0 or -1.
+libFM (`label id:value ...`, e.g. the NFM/BARS Frappe files; any run of spaces/tabs separates, CRLF
+endings are fine): every line must hold the same number of pairs, and pair j is field j. A field whose
+values are all 1 is one-hot (categorical over its ids); one with other values must keep the same id
+throughout and is numeric. Labels are 1 (click) and 0 or -1.
 
 Frappe's training file is missing from the public snapshot; `rebuild_frappe_train` rebuilds it from the
 original log the way NFM built it (see /work/shared/data/frappe/SOURCE.md).
@@ -28,7 +29,8 @@ from shoprec.data.dataset import Dataset
 from shoprec.data.features import CategoricalColumn, Column, FeatureTable, NumericColumn
 from shoprec.data.sampling import NegativeSampler
 from shoprec.data.sources._features import FeatureSpec, feature_table, resolve_kinds
-from shoprec.data.sources._text import read_table
+from shoprec.data.sources._policy import with_strict
+from shoprec.data.sources._text import WHITESPACE, read_table
 from shoprec.data.vocabulary import Vocabulary
 from shoprec.exceptions import DataError
 
@@ -57,9 +59,10 @@ class LabelledRows:
         return LabelledRows(self.labels[index], self.features.take(index), self.source)
 
 
+@with_strict
 def load_libfm(path: str | Path, *, fields: Sequence[str] | None = None) -> LabelledRows:
     """A libFM/svmlight file with a fixed number of `id:value` pairs per line; `fields` names them."""
-    table = read_table(path, header=False, separator=" ", quote=False)
+    table = read_table(path, header=False, separator=WHITESPACE, quote=False)
     n_fields = len(table.columns) - 1
     names = list(fields) if fields is not None else [f"field{j}" for j in range(n_fields)]
     if len(names) != n_fields:
@@ -73,6 +76,7 @@ def load_libfm(path: str | Path, *, fields: Sequence[str] | None = None) -> Labe
         pairs = table.frame[name].str.split_exact(":", 1).struct.rename_fields([id_name, value_name]).struct.unnest()
         parsed = table.with_frame(pairs)
         ids, values = parsed.ints(id_name), parsed.floats(value_name)
+        parsed.check(pl.Series(ids < 0), id_name, "a feature id >= 0")
         if (values != 1.0).any() and len(np.unique(ids)) == 1:
             columns[name] = NumericColumn(values.astype(np.float32))
         else:
@@ -81,6 +85,7 @@ def load_libfm(path: str | Path, *, fields: Sequence[str] | None = None) -> Labe
     return LabelledRows((labels > 0).astype(np.float32), FeatureTable(len(labels), columns), str(path))
 
 
+@with_strict
 def load_ctr_csv(
     path: str | Path,
     *,

@@ -2,7 +2,8 @@
 
 Accepts CSV or TSV (separator detected from the header; gzip, bzip2 or xz compressed), Parquet, JSON lines
 (.jsonl/.ndjson/.json), and polars or pandas DataFrames.
-Timestamps may be unix seconds or ISO-8601 strings. Each event's weight comes from its type
+Timestamps may be unix seconds, milliseconds or microseconds (told by magnitude) or ISO-8601 strings,
+and must fall between 1990 and tomorrow (see `_time`). Each event's weight comes from its type
 (`event_weights`) unless a weight column is named. Catalog items and profiled users without events
 still join the vocabularies: they are the cold items and users that features must carry.
 """
@@ -21,17 +22,21 @@ import polars as pl
 
 from shoprec.data.dataset import DEFAULT_EVENT_WEIGHTS, Dataset
 from shoprec.data.features import FeatureTable
-from shoprec.data.sources._assemble import ITEM_TITLES, interactions_from, item_titles
+from shoprec.data.sources._assemble import ITEM_TITLES, interactions_from, item_titles, warn_unlisted
 from shoprec.data.sources._features import FeatureSpec, feature_table, resolve_kinds
 from shoprec.data.sources._jsonl import is_json_lines, read_json_lines
+from shoprec.data.sources._policy import with_strict
 from shoprec.data.sources._table import Table
-from shoprec.data.sources._text import read_table
+from shoprec.data.sources._text import read_bytes, read_table, without_control_characters
+from shoprec.data.sources._time import TimeUnit
 from shoprec.data.vocabulary import Vocabulary
 from shoprec.exceptions import ConfigError, DataError
 
 #: A file path (CSV, TSV, Parquet) or an in-memory polars / pandas DataFrame.
 Source = str | Path | pl.DataFrame | Any
 _NONE = np.zeros(0, dtype=np.int64)
+#: Ranges of numeric catalog/profile columns whose name says what they hold (an age of 200 is a typo).
+_PLAUSIBLE = {"age": (0.0, 120.0), "price": (0.0, float("inf"))}
 
 
 @dataclass(frozen=True)
@@ -52,24 +57,31 @@ class ColumnMapping:
 
 
 def read_source(source: Source, *, separator: str | None = None, required: tuple[str, ...] = ()) -> Table:
-    """A Table from CSV/TSV (by default any suffix but .parquet/.pq/.jsonl), Parquet, JSON lines, or a DataFrame."""
+    """A Table from CSV/TSV (by default any suffix but .parquet/.pq/.jsonl), Parquet, JSON lines, or a DataFrame.
+
+    Columns not in `required` count as free text: control characters there are removed with a
+    warning (in the required ones, ids and such, they are an error). Zero rows is a DataError.
+    """
+    is_path = isinstance(source, str | Path)
+    if is_path and Path(source).suffix.lower() not in (".parquet", ".pq") and not is_json_lines(source):
+        return read_table(source, separator=separator, required=required, text=None)
     if not isinstance(source, str | Path):
         table = Table.from_frame(source)
-    elif Path(source).suffix.lower() in (".parquet", ".pq"):
-        if not Path(source).is_file():
-            raise DataError("no such file", path=source)
+    elif is_json_lines(source):
+        table = read_json_lines(source)
+    else:
+        read_bytes(source, check=False)  # missing, a folder, unreadable: one clear DataError
         try:
             table = Table(pl.read_parquet(source), str(source))
         except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
             raise DataError(f"cannot read Parquet ({str(exc).splitlines()[0]})", path=source) from None
-    elif is_json_lines(source):
-        table = read_json_lines(source)
-    else:
-        table = read_table(source, separator=separator)
     table.require(*required)
-    return table
+    if len(table) == 0:
+        raise DataError("no rows; expected at least one", path=table.source)
+    return without_control_characters(table, text=[c for c in table.columns if c not in required])
 
 
+@with_strict
 def load_event_log(
     source: Source,
     *,
@@ -84,6 +96,7 @@ def load_event_log(
     separator: str | None = None,
     rating_scale: tuple[float, float] | None = None,
     name: str | None = None,
+    timestamp_unit: TimeUnit = "auto",
 ) -> Dataset:
     """Load events (+ catalog `items`, + profiles `users`) into a Dataset.
 
@@ -94,9 +107,15 @@ def load_event_log(
     `multi_value_separator`, list columns are multi-valued anyway. rating_scale: (low, high) allowed ratings.
     items / users: catalog and profiles keyed by the `columns.item` / `columns.user` column. separator:
     of every text input (None: detected per file). name: the Dataset's name (default: the file's stem).
+    timestamp_unit: "auto" (seconds, ms, us or ns told by magnitude; ISO strings), one of those units, or
+    "order" (plain integers that only order events). Dates before 1990 or after tomorrow are an error.
+    With a rating column, a (user, item) pair rated more than once keeps its latest rating (a warning);
+    events of items (users) missing from `items` (`users`) are kept, with a warning.
     """
     fields = (columns.user, columns.item, columns.timestamp, columns.event, columns.weight, columns.rating)
     events = read_source(source, separator=separator, required=tuple(c for c in fields if c)).without_duplicates()
+    if columns.rating is not None:
+        events = events.one_per_key([columns.user, columns.item], columns.rating, columns.timestamp)
     catalog = None if items is None else read_source(items, separator=separator, required=(columns.item,))
     profiles = None if users is None else read_source(users, separator=separator, required=(columns.user,))
     user_vocab, item_vocab, interactions = interactions_from(
@@ -109,7 +128,12 @@ def load_event_log(
         weight=columns.weight,
         catalog_users=_NONE if profiles is None else profiles.ids(columns.user),
         catalog_items=_NONE if catalog is None else catalog.ids(columns.item),
+        timestamp_unit=timestamp_unit,
     )
+    if catalog is not None:
+        warn_unlisted(events, columns.item, interactions.items, item_vocab, catalog, columns.item)
+    if profiles is not None:
+        warn_unlisted(events, columns.user, interactions.users, user_vocab, profiles, columns.user)
     event_types: tuple[str, ...] = ()
     if columns.event is not None:
         codes, event_types, weights = _event_codes(events, columns.event, event_weights, unknown_event_weight)
@@ -139,6 +163,9 @@ def _features(
         return None
     parameter = "item_features" if skip else "user_features"
     kinds = resolve_kinds(table, spec, exclude={id_column, *skip}, parameter=parameter)
+    for name, kind in kinds.items():
+        if kind == "numeric" and name.lower() in _PLAUSIBLE:
+            table.floats(name, missing_ok=True, low=_PLAUSIBLE[name.lower()][0], high=_PLAUSIBLE[name.lower()][1])
     return feature_table(table, id_column, vocab, kinds, separator=sep)
 
 

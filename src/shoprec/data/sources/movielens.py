@@ -11,19 +11,28 @@ count them; `all_catalog_items=True` adds never-rated movies of the catalog as c
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from shoprec.data.dataset import Dataset
-from shoprec.data.sources._assemble import ITEM_TITLES, interactions_from, item_titles
+from shoprec.data.sources._assemble import ITEM_TITLES, interactions_from, item_titles, warn_unlisted
 from shoprec.data.sources._features import FeatureKind, feature_table
+from shoprec.data.sources._policy import with_strict
 from shoprec.data.sources._table import Table
-from shoprec.data.sources._text import read_table
+from shoprec.data.sources._text import WHITESPACE, read_table
 from shoprec.exceptions import DataError
 
-_STARS = (0.5, 5.0)
+#: Rating scale and step of each layout: 100K and 1M whole stars, 10M and the CSV releases half stars.
+_WHOLE_STARS, _HALF_STARS = (1.0, 5.0, 1.0), (0.5, 5.0, 0.5)
+_GENRES = (
+    "Action", "Adventure", "Animation", "Children", "Children's", "Comedy", "Crime", "Documentary", "Drama",
+    "Fantasy", "Film-Noir", "Horror", "IMAX", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+)  # fmt: skip
+_GENDERS = {"M": "M", "F": "F"}
+_AGES = (1, 110)
 _EVENTS = ["user", "item", "rating", "timestamp"]
 #: Fast-path dtypes of the rating files (see `read_table`).
 _TYPES = {"user": pl.Int64, "item": pl.Int64, "userId": pl.Int64, "movieId": pl.Int64, "user_id": pl.Int64}
@@ -39,6 +48,7 @@ _ITEM_KINDS: dict[str, FeatureKind] = {"genres": "multi", "year": "numeric"}
 _TITLE_YEAR = r"\((\d{4})[^)]*\)\s*$"
 
 
+@with_strict
 def load_movielens(folder: str | Path, *, all_catalog_items: bool = False) -> Dataset:
     """Any MovieLens release, its layout told by the ratings file present in `folder`."""
     folder = Path(folder)
@@ -55,20 +65,28 @@ def load_movielens(folder: str | Path, *, all_catalog_items: bool = False) -> Da
     )
 
 
+@with_strict
 def load_movielens_100k(folder: str | Path, *, all_catalog_items: bool = False) -> Dataset:
     """ML-100K: `u.data` ratings with timestamps; `u.item` + `u.genre` and `u.user` when present."""
     folder = Path(folder)
-    events = read_table(folder / "u.data", names=_EVENTS, header=False, separator="\t", types=_TYPES)
+    events = read_table(folder / "u.data", names=_EVENTS, header=False, separator=WHITESPACE, types=_TYPES)
     items = _items_100k(folder) if (folder / "u.item").is_file() else None
     users = None
     if (folder / "u.user").is_file():
         users = read_table(
             folder / "u.user", names=["user", "age", "gender", "occupation", "zip"], header=False, separator="|"
         )
+        users.floats("age", low=_AGES[0], high=_AGES[1])
+        _decode(users, "gender", _GENDERS)
+        if (folder / "u.occupation").is_file():
+            known = read_table(folder / "u.occupation", names=["occupation"], header=False, separator="|")
+            occupations = known.strings("occupation").to_list()
+            _decode(users, "occupation", dict(zip(occupations, occupations, strict=True)))
         users = _with_age_group(users)
-    return _dataset(folder, events, items, users, all_catalog_items)
+    return _dataset(folder, events, items, users, all_catalog_items, _WHOLE_STARS)
 
 
+@with_strict
 def load_movielens_dat(folder: str | Path, *, all_catalog_items: bool = False) -> Dataset:
     """ML-1M (or 10M) `::` files. Ratings from `ratings.dat`, else from `ratings-no-timestamps.csv`
     (header user_id,movie_id,rating; then `timestamps` is None). `movies.dat` and `users.dat` are optional.
@@ -84,22 +102,29 @@ def load_movielens_dat(folder: str | Path, *, all_catalog_items: bool = False) -
     items = None
     if (folder / "movies.dat").is_file():
         movies = read_table(
-            folder / "movies.dat", names=["item", "title", "genres"], header=False, separator="::", encoding="latin-1"
+            folder / "movies.dat",
+            names=["item", "title", "genres"],
+            header=False,
+            separator="::",
+            encoding="latin-1",
+            text=["title"],
         )
         items = _with_title_year(movies)
     users = None
     if (folder / "users.dat").is_file():
         names = ["user", "gender", "age", "occupation", "zip"]
         users = read_table(folder / "users.dat", names=names, header=False, separator="::")
+        _decode(users, "gender", _GENDERS)
         users = users.with_frame(
             users.frame.with_columns(
                 age_group=_decode(users, "age", _AGE_CODES),
                 occupation=_decode(users, "occupation", dict(zip(map(str, range(21)), _OCCUPATIONS_1M, strict=True))),
             ).drop("age")
         )
-    return _dataset(folder, events, items, users, all_catalog_items)
+    return _dataset(folder, events, items, users, all_catalog_items, _HALF_STARS)
 
 
+@with_strict
 def load_movielens_csv(folder: str | Path, *, all_catalog_items: bool = False) -> Dataset:
     """The CSV releases (latest-small, 20M, 25M, 32M): `ratings.csv` and, when present, `movies.csv`."""
     folder = Path(folder)
@@ -109,11 +134,13 @@ def load_movielens_csv(folder: str | Path, *, all_catalog_items: bool = False) -
     events = events.with_frame(events.frame.rename({"userId": "user", "movieId": "item"}))
     items = None
     if (folder / "movies.csv").is_file():
-        movies = read_table(folder / "movies.csv", separator=",", required=["movieId", "title", "genres"])
+        movies = read_table(
+            folder / "movies.csv", separator=",", required=["movieId", "title", "genres"], text=["title"]
+        )
         frame = movies.frame.rename({"movieId": "item"})
         frame = frame.with_columns(pl.col("genres").replace("(no genres listed)", None))
         items = _with_title_year(movies.with_frame(frame))
-    return _dataset(folder, events, items, None, all_catalog_items)
+    return _dataset(folder, events, items, None, all_catalog_items, _HALF_STARS)
 
 
 def _items_100k(folder: Path) -> Table:
@@ -121,23 +148,35 @@ def _items_100k(folder: Path) -> Table:
     genre_table = read_table(folder / "u.genre", names=["genre", "id"], header=False, separator="|")
     genres = genre_table.strings("genre").to_list()
     names = ["item", "title", "release", "video_release", "url", *genres]
-    table = read_table(folder / "u.item", names=names, header=False, separator="|", encoding="latin-1", quote=False)
+    table = read_table(
+        folder / "u.item", names=names, header=False, separator="|", encoding="latin-1", quote=False, text=["title"]
+    )
     for genre in genres:
         table.floats(genre, low=0, high=1)
     flags = [pl.when(pl.col(g).str.strip_chars() == "1").then(pl.lit(g)) for g in genres]
-    return table.with_frame(
-        table.frame.select(
-            "item",
-            "title",
-            genres=pl.concat_str(flags, separator="|", ignore_nulls=True),
-            year=pl.col("release").str.extract(r"(\d{4})\s*$", 1),
-        )
+    frame = table.frame.select(
+        "item",
+        "title",
+        genres=pl.concat_str(flags, separator="|", ignore_nulls=True),
+        year=pl.col("release").str.extract(r"(\d{4})\s*$", 1),
     )
+    return _checked_year(table, frame, "release")
 
 
 def _with_title_year(movies: Table) -> Table:
-    year = pl.col("title").str.extract(_TITLE_YEAR, 1)
-    return movies.with_frame(movies.frame.with_columns(year=year))
+    """`year` from the title; checks first that every genre is one of the format's."""
+    genres = movies.frame["genres"].str.split("|").list.eval(pl.element().str.strip_chars())
+    unknown = genres.list.eval(~pl.element().is_in(_GENRES)).list.any().fill_null(False)
+    movies.check(unknown, "genres", f"'|'-separated genres from {list(_GENRES)}")
+    return _checked_year(movies, movies.frame.with_columns(year=pl.col("title").str.extract(_TITLE_YEAR, 1)), "title")
+
+
+def _checked_year(movies: Table, frame: pl.DataFrame, column: str) -> Table:
+    """`frame` (movies with a `year` column) once every year is a plausible film year (1870..next year)."""
+    year = frame["year"].cast(pl.Int64)
+    latest = datetime.now(timezone.utc).year + 1
+    movies.check(year.is_not_null() & ((year < 1870) | (year > latest)), column, f"a year 1870..{latest}")
+    return movies.with_frame(frame)
 
 
 def _with_age_group(users: Table) -> Table:
@@ -155,18 +194,36 @@ def _decode(table: Table, column: str, codes: dict[str, str]) -> pl.Series:
     return names
 
 
-def _dataset(folder: Path, events: Table, items: Table | None, users: Table | None, all_catalog_items: bool) -> Dataset:
-    catalog = items.ids("item") if items is not None and all_catalog_items else np.zeros(0, dtype=np.int64)
+def _dataset(
+    folder: Path,
+    events: Table,
+    items: Table | None,
+    users: Table | None,
+    all_catalog_items: bool,
+    stars: tuple[float, float, float],
+) -> Dataset:
+    """Checks the ids (integers >= 1), the ratings (on the layout's scale), one rating per user and
+    movie (the latest kept), and that rated movies and raters are in the movie and user files."""
+    for table, column in ((events, "user"), (events, "item"), (items, "item"), (users, "user")):
+        if table is not None:
+            table.check(pl.Series(table.ints(column) < 1), column, "an id >= 1 (MovieLens ids start at 1)")
+    low, high, step = stars
+    ratings = events.floats("rating", low=low, high=high)
+    events.check(pl.Series(ratings / step != np.round(ratings / step)), "rating", f"a rating in steps of {step:g}")
     timestamp = "timestamp" if "timestamp" in events.columns else None
+    events = events.one_per_key(["user", "item"], "rating", timestamp)
+    catalog = items.ids("item") if items is not None and all_catalog_items else np.zeros(0, dtype=np.int64)
     user_vocab, item_vocab, interactions = interactions_from(
-        events.without_duplicates(), rating="rating", scale=_STARS, timestamp=timestamp, catalog_items=catalog
+        events, rating="rating", scale=(low, high), timestamp=timestamp, catalog_items=catalog
     )
     metadata: dict[str, object] = {"source": str(folder)}
     item_features = user_features = None
     if items is not None:
+        warn_unlisted(events, "item", interactions.items, item_vocab, items, "item")
         item_features = feature_table(items, "item", item_vocab, _ITEM_KINDS)
         metadata[ITEM_TITLES] = item_titles(items, "item", "title", item_vocab)
     if users is not None:
+        warn_unlisted(events, "user", interactions.users, user_vocab, users, "user")
         kinds: dict[str, FeatureKind] = {c: "categorical" for c in users.columns if c not in ("user", "zip")}
         kinds |= {"age": "numeric"} if "age" in kinds else {}
         frame = users.frame.with_columns(zip_prefix=pl.col("zip").str.strip_chars().str.slice(0, 1))

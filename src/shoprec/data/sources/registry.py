@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from shoprec.data.dataset import Dataset, Split
 from shoprec.data.sources._catalog import ENTRIES, Entry
+from shoprec.data.sources._policy import strict_data
 from shoprec.data.sources.download import cache_dir, fetch
 from shoprec.exceptions import ConfigError, DataError
 
@@ -104,13 +105,13 @@ def download_dataset(name: str) -> Path:
 
 
 def load_dataset(
-    name: str, *, data_dir: str | Path | None = None, download: bool = False, **options: Any
+    name: str, *, data_dir: str | Path | None = None, download: bool = False, strict: bool = False, **options: Any
 ) -> Dataset | Split:
     """Load a registered data set; a Split only for pre-split sets (ml-1m-ncf).
 
     options go to the loader (e.g. `all_catalog_items=True` for MovieLens, generator settings for
     synthetic-shop). Unknown name or option: ConfigError. Not found: DataError saying where it
-    looked and how to get it.
+    looked and how to get it. strict: the loader's data warnings (DataWarning) become DataErrors.
     """
     if name == SYNTHETIC:
         return _generate(options)
@@ -130,7 +131,8 @@ def load_dataset(
         )
         files = f"or put its files {list(entry.needs)} in $SHOPREC_DATA_DIR/{name}/"
         raise DataError(f"data set {name!r} not found (looked in {looked}); get it with {how}, {files}")
-    result = entry.load(folder, **options)
+    with strict_data(strict):
+        result = entry.load(folder, **options)
     return replace(result, name=name) if isinstance(result, Dataset) else result
 
 
@@ -139,7 +141,7 @@ def _check_options(name: str, function: Callable[..., object], options: dict[str
     parameters = list(inspect.signature(function).parameters.values())[skip:]
     if any(p.kind is p.VAR_KEYWORD for p in parameters):
         return
-    accepted = [p.name for p in parameters]
+    accepted = [p.name for p in parameters if p.name != "strict"]  # load_dataset takes `strict` itself
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ConfigError(f"load_dataset({name!r}): unknown option(s) {unknown}; expected some of {accepted}")
