@@ -148,7 +148,7 @@ def test_profiles_and_items_are_merge_upserts(store: EventStore) -> None:
     assert list(store.items()) == ["a", "b"]  # order of last update
     with pytest.raises(DataError, match="not JSON-serialisable"):
         store.put_item("c", {"price": float("nan")})
-    with pytest.raises(DataError, match="'user' must be a non-empty string"):
+    with pytest.raises(DataError, match="'user' must be 1-256 characters"):
         store.put_profile("", {"segment": "x"})
 
 

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from shoprec.exceptions import ConfigError, DataError
-from shoprec.serving.events import Event, check_id, check_number, event_rows, plain_strings
+from shoprec.ids import all_valid
+from shoprec.serving.events import Event, check_id, check_number, event_rows
 
 SCHEMA_VERSION = 2
 
@@ -244,7 +245,7 @@ class EventStore:
     def record_sends(self, campaign: str, users: list[str], timestamp: float | None = None) -> None:
         """Record that `campaign` reached `users` (the frequency cap counts these across campaigns)."""
         check_id("campaign", campaign, "record_sends")
-        if not plain_strings(users):  # the fast check failed: name the first bad user
+        if not all_valid(users):  # the fast check failed: name the first bad user
             for position, user in enumerate(users):
                 check_id("user", user, f"record_sends position {position}")
         ts = time.time() if timestamp is None else check_number("timestamp", timestamp, "record_sends")

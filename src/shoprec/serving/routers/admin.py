@@ -7,11 +7,12 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from shoprec.exceptions import ConfigError
+from shoprec.serving.json_body import UniqueKeysRoute
 from shoprec.serving.pipeline import PipelineConfig
 from shoprec.serving.routers.deps import ADMIN, ServiceDep, errors
 from shoprec.serving.schemas import SwapIn, Swapped
 
-router = APIRouter(tags=["admin"], dependencies=[ADMIN], responses=errors(401, 403, 409))
+router = APIRouter(tags=["admin"], dependencies=[ADMIN], responses=errors(401, 403, 409), route_class=UniqueKeysRoute)
 
 
 @router.post("/admin/swap")
