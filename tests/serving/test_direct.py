@@ -163,7 +163,12 @@ def test_openapi_describes_path_query_and_key() -> None:
         assert parameters["query", name]["schema"] == {k: v for k, v in fields[name].items() if v is not None}
     assert parameters["query", "category"]["schema"]["anyOf"][0] == {
         "type": "array",
-        "items": {"type": "string", "maxLength": 256},
+        "items": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 256,
+            "description": "printable text, no control characters",
+        },
         "maxItems": 100,
     }
     assert parameters["query", "n"]["schema"]["maximum"] == MAX_N == 1000
