@@ -8,9 +8,9 @@ on the raw scope to show which requests the fast path takes and which it leaves 
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import unquote
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
