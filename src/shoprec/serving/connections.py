@@ -79,9 +79,9 @@ class GuardedProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.counted: str | None = None  # the client address this connection counts against
-        self.deadline = math.inf  # loop time by which the head or body must be in
+        self.deadline = math.inf  # loop time by which the awaited head (in_head) or body must be in
         self.write_deadline = math.inf  # loop time by which a stalled response must drain
-        self.in_head = False
+        self.in_head = True  # waiting for a request's head: from connecting, and again after each response
         self.head_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -113,17 +113,16 @@ class GuardedProtocol(HttpToolsProtocol):
             cls.live.discard(self)
         super().connection_lost(exc)
 
+    # The methods below run on every request: they call the base class directly (cheaper than super()), and
+    # only three are overridden; the sweep tells the phases apart by the request cycle's own state.
+
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
+        HttpToolsProtocol.data_received(self, data)
         if self.in_head:  # the head is still incomplete after this chunk
             self.head_bytes += len(data)
             if self.head_bytes > self.limits.max_head_bytes and not self.transport.is_closing():
                 self.transport.write(_HEAD_TOO_LARGE)
                 self.transport.close()
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.in_head, self.head_bytes = True, 0
 
     def on_headers_complete(self) -> None:
         self.in_head = False
@@ -131,17 +130,23 @@ class GuardedProtocol(HttpToolsProtocol):
         # uvicorn's own check counts open connections too; None here and 0 (= "over the limit") when too many
         # requests are in flight makes it count requests only.
         self.limit_concurrency = 0 if len(self.tasks) >= self.limits.max_in_flight else None
-        super().on_headers_complete()
-
-    def on_message_complete(self) -> None:
-        self.deadline = math.inf  # the app has the request: no deadline while it answers
-        super().on_message_complete()
+        HttpToolsProtocol.on_headers_complete(self)
 
     def on_response_complete(self) -> None:
-        waiting = not self.pipeline  # else the next request is already in and starts now
-        super().on_response_complete()
-        if waiting:
+        HttpToolsProtocol.on_response_complete(self)
+        if not self.pipeline:  # else the next request is already in and has started
+            self.in_head, self.head_bytes = True, 0
             self.deadline = self.loop.time() + self.limits.header_timeout
+
+    def overdue(self, now: float) -> bool:
+        """Past the deadline of what it is waiting for: a head, the rest of a body, or a stalled response to
+        drain. A request whose body is in has no deadline while the app answers it."""
+        if self.write_deadline < now:
+            return True
+        if self.deadline >= now:
+            return False
+        cycle = self.cycle
+        return self.in_head or (cycle is not None and cycle.more_body and not cycle.response_complete)
 
     def pause_writing(self) -> None:
         self.write_deadline = self.loop.time() + self.limits.body_timeout
@@ -155,7 +160,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def sweep(cls, loop: asyncio.AbstractEventLoop) -> None:
         """Drop every connection past a deadline; runs every SWEEP_SECONDS while any connection is open."""
         now = loop.time()
-        for connection in [c for c in cls.live if min(c.deadline, c.write_deadline) < now]:
+        for connection in [c for c in cls.live if c.overdue(now)]:
             cls.live.discard(connection)
             connection.transport.abort()
         if cls.live:
