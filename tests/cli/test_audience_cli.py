@@ -71,3 +71,14 @@ def test_errors_are_one_line(toml, tmp_path):
     )
     assert missing.exit_code == 2 and "pipeline file not found" in missing.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--item", "i01\x00"), ("--category", "c\x07"), ("--campaign", "spring\x1b")]
+)
+def test_ids_follow_the_id_policy(toml, tmp_path, option, value):
+    out = tmp_path / "x.csv"
+    target = [] if option in ("--category", "--item") else ["--item", "i01"]
+    result = runner.invoke(app, ["audience", "--pipeline", str(toml), *target, option, value, "--out", str(out)])
+    assert result.exit_code == 2 and "not a valid id" in result.output and option in result.output
+    assert not out.exists()

@@ -122,3 +122,9 @@ def test_errors_are_one_clear_line_without_traceback(args, message):
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_recommend_refuses_an_id_with_a_control_character(ials_run):
+    proc = shoprec("recommend", str(ials_run), "--user", "u001\x07", check=False)
+    assert proc.returncode == 2 and "not a valid id" in proc.stderr and "--user" in proc.stderr
+    assert "Traceback" not in proc.stderr

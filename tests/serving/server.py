@@ -62,8 +62,10 @@ class Server:
         flag: str = "--pipeline",
         workers: int = 1,
         env: dict[str, str] | None = None,
+        args: list[str] | None = None,
     ) -> None:
         self.pipeline, self.flag, self.workers, self.extra_env = pipeline, flag, workers, env or {}
+        self.args = args or []  # more `shoprec serve` options
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = pipeline.parent / f"server-{self.port}.log"
@@ -78,7 +80,7 @@ class Server:
             env.update({f"SHOPREC_API_KEY_{role.upper()}": key for role, key in KEYS.items()})
         env.update(self.extra_env)
         command = [sys.executable, "-m", "shoprec", "serve", self.flag, str(self.pipeline), "--port", str(self.port)]
-        command += ["--workers", str(self.workers)]
+        command += ["--workers", str(self.workers), *self.args]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen([*command, "--log-level", "warning"], stdout=log, stderr=log, env=env)
         self._wait_healthy()

@@ -115,7 +115,7 @@ def test_upsert_rejects_bad_attributes_without_changing_anything(small, attribut
     with pytest.raises(ConfigError, match=message):
         small.upsert("p0", {"price": 99.0, **attributes})
     assert small.n == 5 and small.price[0] == 10.0
-    with pytest.raises(ConfigError, match="item_id must be a non-empty string"):
+    with pytest.raises(ConfigError, match="item_id must be 1-256 characters"):
         small.upsert("", {})
 
 

@@ -152,8 +152,9 @@ def test_openapi_describes_path_query_and_key() -> None:
 
     user = parameters["path", "user_id"]
     assert user["required"] is True
-    assert user["schema"] == {"type": "string", "minLength": 1, "maxLength": 256, "description": "External user id"}
-    assert user["description"] == "External user id"
+    described = user["schema"].pop("description")
+    assert user["schema"] == {"type": "string", "minLength": 1, "maxLength": 256}
+    assert described.startswith("External user id (printable text") and user["description"] == described
 
     fields = ListQuery.model_json_schema()["properties"]
     for name in ListQuery.model_fields:
@@ -162,7 +163,12 @@ def test_openapi_describes_path_query_and_key() -> None:
         assert parameters["query", name]["schema"] == {k: v for k, v in fields[name].items() if v is not None}
     assert parameters["query", "category"]["schema"]["anyOf"][0] == {
         "type": "array",
-        "items": {"type": "string", "maxLength": 256},
+        "items": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 256,
+            "description": "printable text, no control characters",
+        },
         "maxItems": 100,
     }
     assert parameters["query", "n"]["schema"]["maximum"] == MAX_N == 1000

@@ -148,7 +148,7 @@ def test_profiles_and_items_are_merge_upserts(store: EventStore) -> None:
     assert list(store.items()) == ["a", "b"]  # order of last update
     with pytest.raises(DataError, match="not JSON-serialisable"):
         store.put_item("c", {"price": float("nan")})
-    with pytest.raises(DataError, match="'user' must be a non-empty string"):
+    with pytest.raises(DataError, match="'user' must be 1-256 characters"):
         store.put_profile("", {"segment": "x"})
 
 
@@ -333,6 +333,7 @@ def test_a_version_1_store_is_migrated_and_keeps_its_data(tmp_path: Path) -> Non
         store.append([Event("u", "a", "view", timestamp=1.0)])
     with sqlite3.connect(path) as conn:  # what shoprec's first store version looked like: no change log
         conn.execute("DROP TABLE changes")
+        conn.execute("DROP TABLE quarantine")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.close()
     with EventStore(path) as store:
@@ -358,3 +359,60 @@ def test_the_change_log_lists_every_served_write_in_commit_order(store: EventSto
     assert [seq for seq, *_ in changes] == [1, 2, 3] and store.latest_change() == 3
     assert store.changes_since(2) == changes[2:]
     assert store.events_between(ids[0], ids[1]) == [("u", "a", "view", 1.0)]  # v's event went with v
+
+
+def write_unreplayable_rows(path: Path) -> None:
+    """Rows no write accepts, put straight into a store file (an old release, another tool, a hand edit)."""
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO events (user, item, event, weight, ts) VALUES (?, ?, 'view', NULL, ?)",
+            [("bob\x00", "a", 1.0), ("carol", "b\x07", 2.0), ("dave", "a", "not a time")],
+        )
+        conn.execute(
+            "INSERT INTO events (user, item, event, weight, ts) VALUES (CAST(x'ff61' AS TEXT), 'a', 'view', NULL, 3)"
+        )
+        conn.execute("INSERT INTO items (item, data, updated) VALUES ('broken', 'not json', 1)")
+        conn.execute("INSERT INTO profiles (user, data, updated) VALUES ('u', '[1, 2]', 1)")
+        conn.execute("INSERT INTO deleted (user, ts) VALUES (?, 1)", ("eve\x00",))
+    conn.close()
+
+
+def test_rows_that_cannot_be_replayed_are_quarantined_whole_with_a_reason(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    with EventStore(path) as store:
+        store.append([Event("alice", "a", "view", timestamp=1.0), Event("carol", "c", "view", timestamp=2.0)])
+        store.put_item("fine", {"title": "Fine"})
+    write_unreplayable_rows(path)
+    with EventStore(path) as store:
+        moved = store.quarantine_unreplayable()
+        reasons = {(row.source, row.key): row.reason for row in moved}
+        assert len(moved) == 7
+        assert reasons["events", "bob\x00"] == "user: contains NUL at position 3 (ids are printable text)"
+        assert reasons["events", "carol"].startswith("item: contains character U+0007")
+        assert reasons["events", "dave"] == "event is not text, or ts / weight is not a finite number"
+        assert reasons["events", "\udcffa"].startswith("user: contains character U+DCFF")  # bytes not UTF-8
+        assert reasons["items", "broken"] == reasons["profiles", "u"] == "data is not a JSON object"
+        assert reasons["deleted", "eve\x00"].startswith("user: contains NUL")
+        # what stays is exactly the valid data, readable by every query the replay makes
+        assert store.users_with_events() == ["alice", "carol"]
+        assert store.histories(["alice", "carol"]) == {
+            "alice": [("a", "view", None, 1.0)],
+            "carol": [("c", "view", None, 2.0)],
+        }
+        assert list(store.items()) == ["fine"] and store.deleted_users() == [] and store.profile("u") is None
+        quarantined = store.quarantined()
+        assert len(quarantined) == 7 and quarantined[0][0] == "events"
+        assert '"user":"bob\\u0000"' in quarantined[0][1]  # the whole row, kept for inspection
+        assert store.quarantine_unreplayable() == []  # nothing left to move
+
+
+def test_a_version_2_store_gains_the_quarantine_table(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    with EventStore(path) as store:
+        store.append([Event("u", "a", "view", timestamp=1.0)])
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE quarantine")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.close()
+    with EventStore(path) as store:
+        assert store.quarantined() == [] and store.history("u") == [("a", "view", None, 1.0)]

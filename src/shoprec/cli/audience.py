@@ -8,13 +8,16 @@ from pathlib import Path
 import typer
 
 from shoprec.cli.console import console, report_errors
+from shoprec.cli.id_options import id_list_option, id_option
 from shoprec.cli.paths import check_input, check_output
 
 
 def audience(
     pipeline: Path = typer.Option(..., "--pipeline", help="pipeline.toml of the service (see `write_pipeline`)."),
-    item: list[str] = typer.Option(None, "--item", help="Target item id (repeatable); or use --category."),
-    category: str = typer.Option(None, "--category", help="Target every item of this category."),
+    item: list[str] = typer.Option(
+        None, "--item", help="Target item id (repeatable); or use --category.", callback=id_list_option
+    ),
+    category: str = typer.Option(None, "--category", help="Target every item of this category.", callback=id_option),
     size: int = typer.Option(1000, "--size", min=1, help="Most users to pick."),
     min_score: float = typer.Option(None, "--min-score", help="Keep only users scoring at least this."),
     exclude_purchased_days: float = typer.Option(
@@ -24,7 +27,9 @@ def audience(
         None, "--frequency-cap", min=1, help="Leave out users already sent this many campaigns in the window."
     ),
     cap_window_days: float = typer.Option(7.0, "--cap-window-days", min=0, help="Window of the frequency cap."),
-    campaign: str = typer.Option(None, "--campaign", help="Record the picked users as sent for this campaign."),
+    campaign: str = typer.Option(
+        None, "--campaign", help="Record the picked users as sent for this campaign.", callback=id_option
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="CSV file to write (columns user,score)."),
 ) -> None:
     """Pick the users most likely to want the items (or category) and write them best first as CSV."""

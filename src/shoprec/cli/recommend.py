@@ -9,11 +9,12 @@ import typer
 from rich.table import Table
 
 from shoprec.cli.console import print_json, report_errors, stdout
+from shoprec.cli.id_options import id_option
 
 
 def recommend(
     run: Path = typer.Argument(..., help="Run directory written by `shoprec train`."),
-    user: str = typer.Option(..., "--user", "-u", help="External user id as in the data set."),
+    user: str = typer.Option(..., "--user", "-u", help="External user id as in the data set.", callback=id_option),
     n: int = typer.Option(10, "-n", help="Number of items.", min=1, max=1000),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:

@@ -59,14 +59,32 @@ def serve(
         max=64,
         help="Worker processes, forked after loading (about one per core); live swaps need 1.",
     ),
-    limit_concurrency: int = typer.Option(256, min=1, help="Requests in flight before new ones get 503."),
+    limit_concurrency: int = typer.Option(
+        256, min=1, help="Requests in flight (per worker) before new ones get 503; idle connections do not count."
+    ),
+    header_timeout: float = typer.Option(
+        5.0,
+        min=0.1,
+        help="Seconds a client has to send a request's line and headers (from connecting or the last response).",
+    ),
+    body_timeout: float = typer.Option(
+        30.0, min=0.1, help="Seconds a client has to send a request's body, and to read a stalled response."
+    ),
+    keep_alive_timeout: float = typer.Option(5.0, min=0.1, help="Seconds an idle keep-alive connection stays open."),
+    max_connections_per_client: int = typer.Option(
+        128, min=1, help="Open connections per client address (per worker); more are answered 503 and closed."
+    ),
+    insecure_open: bool = typer.Option(
+        False, "--insecure-open", help="Serve a non-loopback --host without API keys (anyone could delete users)."
+    ),
     log_level: str = typer.Option(
         "info", help=f"uvicorn log level: {', '.join(_LOG_LEVELS)} (warning: no access log)."
     ),
 ) -> None:
     """Serve recommendations, similar items, events, audiences and deletion over HTTP.
 
-    API keys come from SHOPREC_API_KEY_READ / _WRITE / _ADMIN; without any the server runs open (warned).
+    API keys come from SHOPREC_API_KEY_READ / _WRITE / _ADMIN; without any the server runs open (warned), and
+    only on a loopback --host unless --insecure-open. Connection limits: docs/serving/api.md.
     """
     if log_level not in _LOG_LEVELS:
         raise typer.BadParameter(
@@ -83,7 +101,16 @@ def serve(
         require_serve_extra()
         with metrics_dir(workers):
             from shoprec.serving.app import serve_pipeline
+            from shoprec.serving.connections import ConnectionLimits
             from shoprec.serving.pipeline import write_pipeline
+
+            limits = ConnectionLimits(
+                header_timeout=header_timeout,
+                body_timeout=body_timeout,
+                keep_alive=keep_alive_timeout,
+                per_client=max_connections_per_client,
+                max_in_flight=limit_concurrency,
+            )
 
             if run is not None:
                 pipeline = write_pipeline(run, run / "pipeline")
@@ -92,8 +119,9 @@ def serve(
                 host=host,
                 port=port,
                 workers=workers,
-                limit_concurrency=limit_concurrency,
                 log_level=log_level,
+                limits=limits,
+                insecure_open=insecure_open,
             )
 
 

@@ -19,10 +19,11 @@ from fastapi.responses import JSONResponse
 
 from shoprec import __version__
 from shoprec.exceptions import ArtifactError, ConfigError, DataError, NotFoundError, ShoprecError
+from shoprec.serving.connections import ConnectionLimits
 from shoprec.serving.fast_path import ShoprecAPI
 from shoprec.serving.metrics import HttpMetrics, MetricsMiddleware
 from shoprec.serving.routers import ROUTERS
-from shoprec.serving.security import ApiKeys, BodyLimit, warn_if_open
+from shoprec.serving.security import ApiKeys, BodyLimit, check_exposure, warn_if_open
 from shoprec.serving.service import RecommendationService
 
 #: Default request body cap: a full 10,000-event batch is ~1 MB of compact JSON.
@@ -95,23 +96,29 @@ def serve_pipeline(
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: int = 1,
-    limit_concurrency: int = 256,
     log_level: str = "info",
     settings: ServerSettings | None = None,
+    limits: ConnectionLimits | None = None,
+    insecure_open: bool = False,
 ) -> None:
     """Open the pipeline's service and serve it with uvicorn until interrupted; then close it.
 
     `workers` > 1 forks that many processes after loading (`serving.workers`): the way to use more than one
-    core. Requests over `limit_concurrency` in flight (per worker) get a 503 instead of queueing without bound.
+    core. `limits` bound what each connection may take (`serving.connections`): requests over
+    `limits.max_in_flight` in flight (per worker) get a 503 instead of queueing without bound. Without API keys
+    only a loopback `host` is served, unless `insecure_open`.
     """
     import uvicorn
 
+    from shoprec.serving.connections import guarded_protocol
     from shoprec.serving.pipeline import PipelineConfig
     from shoprec.serving.workers import listening_socket, run_workers, worker_socket
 
     settings = settings or ServerSettings.from_env()
     if settings.swap_root is None:  # default: pipelines beside the served one
         settings = replace(settings, swap_root=Path(pipeline).resolve().parent.parent)
+    check_exposure(settings.api_keys, host, insecure_open=insecure_open)
+    limits = limits or ConnectionLimits()
     if workers > 1 and not HttpMetrics.shared_across_processes():
         raise ConfigError(
             "--workers > 1 needs PROMETHEUS_MULTIPROC_DIR set (to an empty directory) before shoprec starts, "
@@ -120,7 +127,13 @@ def serve_pipeline(
     sock = listening_socket(host, port) if workers > 1 else None
     service = RecommendationService.open(PipelineConfig.from_toml(pipeline), processes=workers)
     single_threaded_requests()
-    options = {"limit_concurrency": limit_concurrency, "log_level": log_level, "timeout_graceful_shutdown": 10}
+    options = {
+        "http": guarded_protocol(limits),
+        "timeout_keep_alive": limits.keep_alive,
+        "limit_concurrency": None,  # counted by the protocol: requests in flight, not open connections
+        "log_level": log_level,
+        "timeout_graceful_shutdown": 10,
+    }
     try:
         if sock is None:
             uvicorn.run(create_app(service, settings), host=host, port=port, **options)

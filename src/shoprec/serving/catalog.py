@@ -19,6 +19,7 @@ from shoprec.artifacts import STATE, read_artifact, write_artifact
 from shoprec.data.dataset import Dataset
 from shoprec.data.features import CategoricalColumn, NumericColumn
 from shoprec.exceptions import ConfigError, DataError
+from shoprec.ids import id_problem
 
 KIND = "catalog"
 _STATE_FIELDS = tuple(json_field(name, STR_LIST) for name in ("ids", "category_names", "brand_names", "title"))
@@ -258,8 +259,9 @@ def _is_number(value: object) -> bool:
 def check_attributes(item_id: str, attributes: dict[str, Any]) -> dict[str, Any]:
     """The values `Catalog.upsert` would store, or ConfigError naming the field (and the allowed fields):
     lets a writer reject an update before anything is stored."""
-    if not isinstance(item_id, str) or not item_id:
-        raise ConfigError(f"item_id must be a non-empty string, got {item_id!r}")
+    problem = id_problem(item_id)
+    if problem is not None:
+        raise ConfigError(f"item_id {problem}: {item_id!r}")
     if not isinstance(attributes, dict):
         raise ConfigError(f"attributes must be an object, got {type(attributes).__name__}")
     unknown = sorted(set(attributes) - set(ATTRIBUTES))
@@ -269,6 +271,9 @@ def check_attributes(item_id: str, attributes: dict[str, Any]) -> dict[str, Any]
         value = attributes.get(name)
         if value is not None and not isinstance(value, str):
             raise ConfigError(f"{name} must be a string or null, got {type(value).__name__}")
+        problem = id_problem(value) if name != "title" and value else None
+        if problem is not None:
+            raise ConfigError(f"{name} {problem}: {value!r}")
     price = attributes.get("price")
     if price is not None and (not _is_number(price) or not math.isfinite(price) or price < 0):
         raise ConfigError(f"price must be a finite number >= 0 or null, got {price!r}")

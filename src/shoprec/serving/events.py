@@ -15,11 +15,14 @@ from operator import attrgetter
 import numpy as np
 
 from shoprec.exceptions import DataError
+from shoprec.ids import all_valid, validate_id
 
 #: The event type that marks a purchase (excluded from lists, and from audiences of recent buyers).
 PURCHASE = "purchase"
 #: One SQL row of the events table: (user, item, event, weight or None, timestamp).
 EventRow = tuple[str, str, str, float | None, float]
+#: Event timestamps may be at most this many seconds ahead of the server's clock (clock skew, time zones).
+MAX_FUTURE_SECONDS = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,8 @@ _EVENT_FIELDS = tuple(f.name for f in fields(Event))
 
 
 def check_id(field: str, value: object, where: str) -> str:
-    """`value` when it is a non-empty string, else a DataError naming `field` and `where` it was."""
-    if not isinstance(value, str) or not value:
-        raise DataError(f"{where}: field {field!r} must be a non-empty string, got {value!r}", column=field)
-    return value
+    """`value` when it is a valid id (`shoprec.ids`), else a DataError naming `field` and `where` it was."""
+    return validate_id(value, field, where)
 
 
 def check_number(field: str, value: object, where: str) -> float:
@@ -58,10 +59,10 @@ def event_rows(events: list[Event], allowed: frozenset[str] | None, now: float) 
     """
     users, items, kinds, weights, stamps = (list(map(attrgetter(f), events)) for f in _EVENT_FIELDS)
     if not (
-        all(map(plain_strings, (users, items, kinds)))
+        all(map(all_valid, (users, items, kinds)))
         and (allowed is None or allowed.issuperset(kinds))
         and _plain_finite(weights)
-        and _plain_finite(stamps)
+        and _plain_finite(stamps, at_most=now + MAX_FUTURE_SECONDS)
     ):
         return [_event_row(position, e, allowed, now) for position, e in enumerate(events)]
     if None in stamps:
@@ -69,17 +70,12 @@ def event_rows(events: list[Event], allowed: frozenset[str] | None, now: float) 
     return zip(users, items, kinds, weights, stamps, strict=True)
 
 
-def plain_strings(values: list[object]) -> bool:
-    """True when every value is a non-empty `str` (the fast path; anything else is checked one by one)."""
-    return set(map(type, values)) <= {str} and "" not in values
-
-
-def _plain_finite(values: list[object]) -> bool:
-    """True when every value is None, an int or a float, and the numbers are finite."""
+def _plain_finite(values: list[object], at_most: float = np.inf) -> bool:
+    """True when every value is None, an int or a float, and the numbers are finite and at most `at_most`."""
     if not set(map(type, values)) <= {int, float, type(None)}:
         return False
-    present = [v for v in values if v is not None] if None in values else values
-    return bool(np.isfinite(np.asarray(present, dtype=np.float64)).all())
+    present = np.asarray([v for v in values if v is not None] if None in values else values, dtype=np.float64)
+    return bool(np.isfinite(present).all() and (present <= at_most).all())
 
 
 def _event_row(position: int, e: Event, allowed: frozenset[str] | None, now: float) -> EventRow:
@@ -90,4 +86,10 @@ def _event_row(position: int, e: Event, allowed: frozenset[str] | None, now: flo
         raise DataError(f"{where}: field 'event' must be one of {sorted(allowed)}, got {e.event!r}", column="event")
     weight = None if e.weight is None else check_number("weight", e.weight, where)
     ts = now if e.timestamp is None else check_number("timestamp", e.timestamp, where)
+    if ts > now + MAX_FUTURE_SECONDS:
+        raise DataError(
+            f"{where}: field 'timestamp' is more than a day ahead of the server's clock ({ts} > {now:.0f} + "
+            f"{MAX_FUTURE_SECONDS:.0f} s)",
+            column="timestamp",
+        )
     return (e.user, e.item, e.event, weight, ts)

@@ -46,8 +46,8 @@ class ShoprecAPI(FastAPI):
 
 def answer(app: FastAPI, scope: Scope) -> bytes | None:
     """The JSON body of a valid, authorized recommendations request without a body; None for any other."""
-    user_id = scope["path"][len(PREFIX) :]
-    if "/" in user_id or scope.get("root_path"):
+    user_id = scope["path"][len(PREFIX) :]  # may hold "/": ids are data (the route takes `{user_id:path}`)
+    if scope.get("root_path"):
         return None
     key = None
     for name, value in scope["headers"]:

@@ -113,5 +113,5 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_record)
         finally:
-            route = getattr(scope.get("route"), "path", UNMATCHED)
+            route = getattr(scope.get("route"), "path_format", UNMATCHED)  # "{user_id}", not "{user_id:path}"
             self.metrics.observe(scope["method"], route, status, time.perf_counter() - start)

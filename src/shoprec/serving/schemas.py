@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, model_validator
+
+from shoprec.ids import MAX_ID_LENGTH, id_problem
 
 #: Most events one POST /events/batch may carry.
 MAX_BATCH = 10_000
@@ -16,8 +18,24 @@ MAX_BATCH = 10_000
 MAX_N = 1000
 MAX_AUDIENCE = 1_000_000
 
-Id = Annotated[str, Field(min_length=1, max_length=256, description="External id, as in the shop's data")]
-Name = Annotated[str, Field(min_length=1, max_length=256)]
+
+def _valid_id(value: str) -> str:
+    """The id policy (`shoprec.ids`) as a pydantic check: a 422 that says what is wrong with the id."""
+    problem = id_problem(value)
+    if problem is not None:
+        raise ValueError(f"not a valid id: {problem}")
+    return value
+
+
+#: Printable text of 1-256 characters (`shoprec.ids`): users, items, categories, brands and campaigns.
+ID_RULE = AfterValidator(_valid_id)
+_ID_TEXT = "printable text, no control characters"
+Id = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_ID_LENGTH, description=f"External id, as in the shop's data ({_ID_TEXT})"),
+    ID_RULE,
+]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, description=_ID_TEXT), ID_RULE]
 EventName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["view", "cart", "purchase"])]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Epoch = Annotated[float, Field(ge=0, le=32_503_680_000, allow_inf_nan=False, description="Unix time, seconds")]
@@ -35,9 +53,7 @@ class ListQuery(BaseModel):
     third of a request's time)."""
 
     n: int = Field(10, ge=1, le=MAX_N, description="How many items to return")
-    category: list[Annotated[str, Field(max_length=256)]] | None = Field(
-        None, max_length=100, description="Keep only these categories (repeatable)"
-    )
+    category: list[Name] | None = Field(None, max_length=100, description="Keep only these categories (repeatable)")
     in_stock: bool | None = Field(None, description="true: only items in stock; false: only those out of stock")
     price_min: float | None = Field(None, ge=0, le=1e15, allow_inf_nan=False)
     price_max: float | None = Field(None, ge=0, le=1e15, allow_inf_nan=False)
@@ -48,9 +64,7 @@ class RecommendationQuery(ListQuery):
         None, ge=0, le=1, allow_inf_nan=False, description="MMR diversity: 0 off, 1 most diverse"
     )
     long_tail: float | None = Field(None, ge=0, le=10, allow_inf_nan=False, description="Popularity penalty: 0 off")
-    context: str | None = Field(
-        None, min_length=1, max_length=256, description="Category the user is browsing (cold start)"
-    )
+    context: Name | None = Field(None, description="Category the user is browsing (cold start)")
 
 
 class RecommendedItem(BaseModel):

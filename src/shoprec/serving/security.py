@@ -2,13 +2,15 @@
 
 Roles are ordered (read < write < admin) and a key opens its own role and every lower one. A role whose key and
 higher keys are all unset is closed (403) once any key is configured: configuring keys never leaves a write path
-open by accident. With no key configured at all the server runs open and says so once in the log.
+open by accident. With no key configured at all the server runs open and says so once in the log; it refuses
+to do so on anything but a loopback address unless told `insecure_open` (`check_exposure`).
 """
 
 from __future__ import annotations
 
 import enum
 import hmac
+import ipaddress
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -104,6 +106,27 @@ def authorize(keys: ApiKeys, api_key: str | None, role: Role) -> None:
     granted = keys.role_of(api_key)
     if granted is None or granted < role:
         raise HTTPException(403, detail=f"this API key may not do this: a {role.name.lower()} key is needed")
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` names this machine only (127.0.0.0/8, ::1, "localhost"): nobody else can connect."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # another host name: it may resolve to any interface
+        return False
+
+
+def check_exposure(keys: ApiKeys, host: str, *, insecure_open: bool = False) -> None:
+    """ConfigError when the server would listen beyond this machine with no API key (anyone reaching it could
+    delete users and swap models), unless the operator insists with `insecure_open`."""
+    if keys.open and not insecure_open and not is_loopback(host):
+        raise ConfigError(
+            f"refusing to serve on {host} without API keys: anyone who can reach it could write events, delete "
+            f"users and swap models. Set {ENV_PREFIX}READ / _WRITE / _ADMIN (at least {MIN_KEY_LENGTH} characters "
+            "each), listen on 127.0.0.1, or pass --insecure-open to serve without keys anyway"
+        )
 
 
 def warn_if_open(keys: ApiKeys) -> None:

@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from shoprec.exceptions import ConfigError, DataError
-from shoprec.serving.events import Event, check_id, check_number, event_rows, plain_strings
+from shoprec.ids import all_valid
+from shoprec.serving.events import Event, check_id, check_number, event_rows
+from shoprec.serving.quarantine import QUARANTINE_TABLE, Quarantined, quarantine_rows, quarantine_unreplayable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Change = tuple[int, str, str, str | None]
 """(seq, kind, key, data): one entry of the change log, see `EventStore.changes_since`."""
@@ -41,7 +43,7 @@ _CHANGES = (
 )
 _LOG_CHANGE = "INSERT INTO changes (kind, key, data) VALUES (?, ?, ?)"
 #: Statements that bring a store of version v - 1 to version v.
-_MIGRATIONS = {2: [_CHANGES]}
+_MIGRATIONS = {2: [_CHANGES], 3: [QUARANTINE_TABLE]}
 
 _SCHEMA = (
     """
@@ -56,6 +58,8 @@ CREATE INDEX sends_user_ts ON sends(user, ts);
 CREATE TABLE deleted (user TEXT PRIMARY KEY, ts REAL NOT NULL);
 """
     + _CHANGES
+    + ";"
+    + QUARANTINE_TABLE
     + ";"
 )
 
@@ -244,7 +248,7 @@ class EventStore:
     def record_sends(self, campaign: str, users: list[str], timestamp: float | None = None) -> None:
         """Record that `campaign` reached `users` (the frequency cap counts these across campaigns)."""
         check_id("campaign", campaign, "record_sends")
-        if not plain_strings(users):  # the fast check failed: name the first bad user
+        if not all_valid(users):  # the fast check failed: name the first bad user
             for position, user in enumerate(users):
                 check_id("user", user, f"record_sends position {position}")
         ts = time.time() if timestamp is None else check_number("timestamp", timestamp, "record_sends")
@@ -283,6 +287,25 @@ class EventStore:
             conn.execute("INSERT OR REPLACE INTO deleted (user, ts) VALUES (?, ?)", (user, time.time()))
             conn.execute(_LOG_CHANGE, ("delete", user, None))
         return removed
+
+    # -- rows that cannot be replayed (`serving.quarantine`) ---------------------------------------------------
+
+    def quarantine_unreplayable(self) -> list[Quarantined]:
+        """Move every stored row that cannot be replayed (bad ids, wrong types) into the quarantine table."""
+        with self._transaction() as conn:
+            return quarantine_unreplayable(conn)
+
+    def quarantine(self, source: str, key_column: str, key: str, reason: str) -> int:
+        """Move the rows of `source` ("events", "items", ...) whose `key_column` is `key` into the quarantine
+        table (a replay of them failed); returns how many."""
+        with self._transaction() as conn:
+            return quarantine_rows(conn, source, f"{key_column} = ?", (key,), reason)
+
+    def quarantined(self) -> list[tuple[str, str, str]]:
+        """(source table, row as JSON, reason) of every quarantined row, oldest first (bytes of the row that
+        are not UTF-8 read as U+FFFD)."""
+        rows = self._read("SELECT source, CAST(row AS BLOB), reason FROM quarantine ORDER BY id")
+        return [(source, row.decode("utf-8", "replace"), reason) for source, row, reason in rows]
 
     # -- the change log ----------------------------------------------------------------------------------------
 

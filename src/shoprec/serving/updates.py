@@ -8,16 +8,21 @@ deletions (tombstones) that keep a removed user's trained vector from coming bac
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
 from shoprec.data.features import FeatureTable, NumericColumn, categorical
+from shoprec.exceptions import ShoprecError
 from shoprec.models.two_tower import TwoTower
 from shoprec.serving.events import PURCHASE
+from shoprec.serving.quarantine import log_quarantined
 from shoprec.serving.state import ServingState, rerank_context
 from shoprec.serving.store import Change, EventStore
+
+log = logging.getLogger("shoprec.serving")
 
 
 def segment_of(state: ServingState, profile: dict[str, Any] | None) -> str | None:
@@ -93,7 +98,13 @@ def _feature_row(state: ServingState, index: int) -> FeatureTable:
 
 
 def replay(state: ServingState, store: EventStore) -> dict[str, int]:
-    """Bring a freshly loaded state up to the store: deletions, then items, then each user's events."""
+    """Bring a freshly loaded state up to the store: deletions, then items, then each user's events.
+
+    Stored data never stops a start: rows that cannot be replayed are quarantined first (`serving.quarantine`),
+    and an item or a user whose replay still fails is quarantined as well, with one log line each."""
+    moved = store.quarantine_unreplayable()
+    log_quarantined(moved)
+    quarantined = len(moved)
     deleted = 0
     for user in store.deleted_users():  # first: a user deleted and back again starts from the new events
         index = state.users.index(user)
@@ -102,14 +113,39 @@ def replay(state: ServingState, store: EventStore) -> dict[str, int]:
             deleted += 1
     items = store.items()
     for item, attributes in items.items():
-        apply_item(state, item, attributes)
+        try:
+            apply_item(state, item, attributes)
+        except (ShoprecError, ValueError, TypeError) as exc:
+            quarantined += _quarantine(store, "items", "item", item, exc)
     users = store.users_with_events()
     events = 0
     for user, rows in store.histories(users).items():
+        if not rows:  # not found again by its id (which the quarantine should have caught): leave it
+            continue
         ids, names, _, stamps = zip(*rows, strict=True)
-        events += _apply_user_events(state, store, user, list(ids), list(names))
+        try:
+            events += _apply_user_events(state, store, user, list(ids), list(names))
+        except (ShoprecError, ValueError, TypeError, KeyError) as exc:
+            quarantined += _quarantine(store, "events", "user", user, exc)
+            continue
         _saw(state, max(stamps))
-    return {"replayed_events": events, "replayed_users": len(users), "replayed_items": len(items), "deleted": deleted}
+    return {
+        "replayed_events": events,
+        "replayed_users": len(users),
+        "replayed_items": len(items),
+        "deleted": deleted,
+        "quarantined": quarantined,
+    }
+
+
+def _quarantine(store: EventStore, source: str, column: str, key: str, exc: Exception) -> int:
+    """Quarantine the rows of `source` whose `column` is `key` after their replay failed with `exc`."""
+    reason = f"replay failed: {type(exc).__name__}: {exc}"
+    count = store.quarantine(source, column, key, reason)
+    log.warning(
+        "quarantined %d %s rows of %s %r: %s; the service starts without them", count, source, column, key, reason
+    )
+    return count
 
 
 def apply_changes(state: ServingState, store: EventStore, changes: list[Change]) -> None:

@@ -14,11 +14,12 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 
 from shoprec.exceptions import ConfigError
+from shoprec.serving.json_body import UniqueKeysRoute
 from shoprec.serving.pipeline import PipelineConfig, pipeline_paths
 from shoprec.serving.routers.deps import ADMIN, ServiceDep, errors
 from shoprec.serving.schemas import SwapIn, Swapped
 
-router = APIRouter(tags=["admin"], dependencies=[ADMIN], responses=errors(401, 403, 409))
+router = APIRouter(tags=["admin"], dependencies=[ADMIN], responses=errors(401, 403, 409), route_class=UniqueKeysRoute)
 log = logging.getLogger("shoprec.serving")
 
 #: A pipeline.toml is a few hundred bytes; anything far larger is not one (and is not read).

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from shoprec.serving.json_body import UniqueKeysRoute
 from shoprec.serving.results import AudienceRequest
 from shoprec.serving.routers.deps import WRITE, ServiceDep, errors
 from shoprec.serving.schemas import Audience, AudienceIn, AudienceMember
 
-router = APIRouter(tags=["audiences"], dependencies=[WRITE], responses=errors(401, 403, 404))
+router = APIRouter(
+    tags=["audiences"], dependencies=[WRITE], responses=errors(401, 403, 404), route_class=UniqueKeysRoute
+)
 
 
 @router.post("/audiences")

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
 
+from shoprec.ids import MAX_ID_LENGTH
 from shoprec.serving.catalog import ItemFilter
 from shoprec.serving.results import Recommended
-from shoprec.serving.schemas import ErrorBody, ListQuery, RecommendedItem
+from shoprec.serving.schemas import ID_RULE, ErrorBody, ListQuery, RecommendedItem
 from shoprec.serving.security import Role, require
 from shoprec.serving.service import RecommendationService
 
@@ -41,8 +42,13 @@ READ = Depends(require(Role.READ))
 WRITE = Depends(require(Role.WRITE))
 ADMIN = Depends(require(Role.ADMIN))
 
-UserId = Annotated[str, Path(min_length=1, max_length=256, description="External user id")]
-ItemId = Annotated[str, Path(min_length=1, max_length=256, description="External item id")]
+_ID_TEXT = "printable text, no control characters; a `/` is sent percent-encoded as %2F"
+UserId = Annotated[
+    str, Path(min_length=1, max_length=MAX_ID_LENGTH, description=f"External user id ({_ID_TEXT})"), ID_RULE
+]
+ItemId = Annotated[
+    str, Path(min_length=1, max_length=MAX_ID_LENGTH, description=f"External item id ({_ID_TEXT})"), ID_RULE
+]
 
 
 def item_filter(query: ListQuery) -> ItemFilter | None:

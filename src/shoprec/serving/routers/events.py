@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from shoprec.serving.json_body import UniqueKeysRoute
 from shoprec.serving.routers.deps import WRITE, ServiceDep, errors
 from shoprec.serving.schemas import EventBatch, EventIn, EventsAccepted
 from shoprec.serving.store import Event
 
-router = APIRouter(tags=["events"], dependencies=[WRITE], responses=errors(401, 403, 404, 413))
+router = APIRouter(
+    tags=["events"], dependencies=[WRITE], responses=errors(401, 403, 404, 413), route_class=UniqueKeysRoute
+)
 
 
 def _ingest(service: ServiceDep, events: list[EventIn]) -> EventsAccepted:

@@ -1,4 +1,6 @@
-"""GET /items/{item_id}/similar and PUT /items/{item_id} (create or update; searchable at once)."""
+"""GET /items/{item_id}/similar and PUT /items/{item_id} (create or update; searchable at once).
+
+Item ids may contain "/" (sent percent-encoded): `{item_id:path}` takes it, the fixed suffix still routes."""
 
 from __future__ import annotations
 
@@ -6,13 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from shoprec.serving.json_body import UniqueKeysRoute
 from shoprec.serving.routers.deps import READ, WRITE, ItemId, ServiceDep, errors, item_filter, listed
 from shoprec.serving.schemas import ItemAttributes, ItemSaved, ListQuery, SimilarItems
 
-router = APIRouter(tags=["items"], responses=errors(401, 403))
+router = APIRouter(tags=["items"], responses=errors(401, 403), route_class=UniqueKeysRoute)
 
 
-@router.get("/items/{item_id}/similar", dependencies=[READ], responses=errors(404))
+@router.get("/items/{item_id:path}/similar", dependencies=[READ], responses=errors(404))
 def similar(item_id: ItemId, service: ServiceDep, query: Annotated[ListQuery, Query()]) -> SimilarItems:
     """The n items nearest to this one in the retrieval space (the item itself excluded)."""
     items = service.similar(item_id, query.n, filters=item_filter(query))
@@ -20,7 +23,7 @@ def similar(item_id: ItemId, service: ServiceDep, query: Annotated[ListQuery, Qu
 
 
 @router.put(
-    "/items/{item_id}",
+    "/items/{item_id:path}",
     dependencies=[WRITE],
     status_code=200,
     responses={201: {"model": ItemSaved, "description": "Created"}, **errors(413)},

@@ -16,12 +16,14 @@ from shoprec.serving.service import RecommendationService
 router = APIRouter(tags=["recommendations"], responses=errors(401, 403))
 #: The route's template: its metrics label, and the path `serving.fast_path` answers before the framework.
 ROUTE = "/recommendations/{user_id}"
+#: Ids may contain "/" (sent as %2F, decoded before routing): the path parameter takes the rest of the path.
+PATH = "/recommendations/{user_id:path}"
 USER_ID = TypeAdapter(UserId)
 _LIST_JSON = TypeAdapter(RecommendationList)
 
 
 @router.get(
-    ROUTE,
+    PATH,
     response_model=Recommendations,
     openapi_extra=openapi_request(path={"user_id": USER_ID}, query=RecommendationQuery),
 )
