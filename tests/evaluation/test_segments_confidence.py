@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from shoprec.evaluation import confidence
-from shoprec.evaluation.confidence import Z95, bootstrap_weights, normal_interval, bootstrap_interval
+from shoprec.evaluation.confidence import Z95, bootstrap_interval, bootstrap_weights, normal_interval
 from shoprec.evaluation.segments import history_segments, popularity_segments
 
 

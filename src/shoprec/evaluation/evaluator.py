@@ -46,6 +46,9 @@ class EvaluationResult:
     n_users: int
     protocol: str
     timings: dict[str, float]
+    #: Share of the held-out events whose item has no training event (misses for every model); 0 after
+    #: `drop_unseen_items`, which the split's method then names ("+drop_unseen").
+    unseen_share: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict; NaN (undefined metrics) becomes None since JSON has no NaN."""
@@ -115,7 +118,13 @@ def evaluate(
     intervals = ({name: normal_interval(values) for name, values in per_user.items()} | list_intervals) if ci else {}
     breakdown = _segments(run, split, per_user, ks) if segments else {}
     timings["total"] = time.perf_counter() - start
-    return EvaluationResult(metrics, intervals, breakdown, len(run.users), protocol, timings)
+    unseen = _unseen_share(split.train, target)
+    return EvaluationResult(metrics, intervals, breakdown, len(run.users), protocol, timings, unseen)
+
+
+def _unseen_share(train: Dataset, target: Dataset) -> float:
+    """Share of `target`'s events whose item never occurs in `train`."""
+    return float(np.mean(train.item_popularity()[target.interactions.items] == 0))
 
 
 def _list_level(

@@ -69,8 +69,9 @@ def full_ranking(
     non-excluded items is added under "auc". A `Recommender` is scored in user batches of bounded size with
     the scores serving uses (`score_all`): the list breaks ties by item index and each held-out item is
     ranked below every item of equal score (see `shoprec.evaluation.ranking`), so no metric depends on
-    the largest k asked for. NaN scores rank last. A wrapper with its own `recommend` (re-ranking) is
-    measured on the list it returns.
+    the largest k asked for. NaN scores rank last. Held-out items never seen in training stay relevant:
+    a model without a learned score for them misses them (one with item features may rank them). A wrapper with its own
+    `recommend` (re-ranking) is measured on the list it returns.
     """
     start = time.perf_counter()
     users = np.unique(target.interactions.users)
