@@ -70,8 +70,8 @@ def full_ranking(
     the scores serving uses (`score_all`): the list breaks ties by item index and each held-out item is
     ranked below every item of equal score (see `shoprec.evaluation.ranking`), so no metric depends on
     the largest k asked for. NaN scores rank last. Held-out items never seen in training stay relevant:
-    a model without a learned score for them misses them (one with item features may rank them). A wrapper with its own
-    `recommend` (re-ranking) is measured on the list it returns.
+    a model without a learned score for them misses them (one with item features may rank them). A
+    wrapper with its own `recommend` (re-ranking) is measured on the list it returns.
     """
     start = time.perf_counter()
     users = np.unique(target.interactions.users)
@@ -132,16 +132,16 @@ def _score_and_rank(
         batch_start = time.perf_counter()
         scores = np.array(model.score_all(users[rows]).numpy(), dtype=np.float32)
         taken = _taken(model, users, excluded, rows)
-        scored = time.perf_counter()
+        auc_start = time.perf_counter()
         if auc is not None:
             auc[rows] = catalog_auc(scores, relevant[rows], taken)
-        after_auc = time.perf_counter()
+        auc_seconds = time.perf_counter() - auc_start
         nan_last(scores)
         mask_rows(scores, taken)
         recs[rows] = stable_top(scores, width)
         hit_items[rows] = pessimistic_hits(scores, relevant[rows], width)
-        timings["auc"] += after_auc - scored
-        timings["recommend"] += time.perf_counter() - after_auc + scored - batch_start
+        timings["auc"] += auc_seconds
+        timings["recommend"] += time.perf_counter() - batch_start - auc_seconds
     return recs, hit_items, auc
 
 

@@ -72,8 +72,9 @@ def pessimistic_positions(scores: np.ndarray, relevant: sp.csr_matrix) -> tuple[
     values = scores[rows, items]  # a copy, taken before the sort
     scores.sort(axis=1)
     n = scores.shape[1]
-    above = n - row_searchsorted(scores, rows, values, "right")
-    tied = row_searchsorted(scores, rows, values, "right") - row_searchsorted(scores, rows, values, "left")
+    at_or_below = row_searchsorted(scores, rows, values, "right")
+    above = n - at_or_below
+    tied = at_or_below - row_searchsorted(scores, rows, values, "left")
     order = np.lexsort((values, rows))  # relevant pairs grouped by (row, score)
     r, v = rows[order], values[order]
     new_group = np.ones(len(order), dtype=bool)
