@@ -38,6 +38,10 @@ from shoprec.models.registry import create_model
 
 RESULTS = Path(__file__).parent / "results" / "ties.jsonl"
 METRICS = ("hr@10", "ndcg@10", "recall@20")
+NOTE = (
+    "shared 2-core machine (8 jobs at once, nice 5); reduced epoch budget (not converged), validated every epoch "
+    "on NDCG@10 with early stopping after `patience` epochs without gain; the best epoch's weights are kept"
+)
 
 #: Per model: hyperparameters (SASRec's documented defaults; the two-tower's ML-100K preset, whose history
 #: field holds the 20 most recent items). Epochs and patience come from the command line.
@@ -97,7 +101,7 @@ def run_one(args: argparse.Namespace, name: str, data: Dataset, model: str, seed
         "epochs_run": len(getattr(fitted, "history_", [])),
         "fit_seconds": round(seconds, 1),
         "params": params,
-        "note": "shared 2-core machine (8 jobs); reduced epoch budget, early stopping on validation NDCG@10",
+        "note": NOTE,
         "provenance": provenance(seed=args.model_seed, threads=args.threads, device="cpu"),
     }
 
