@@ -32,8 +32,8 @@ class RankingRun:
 
     users: np.ndarray  # (n,) evaluated user indices
     per_user: dict[str, np.ndarray]  # "name@k" or "auc" -> (n,) values
-    recs: np.ndarray | None = None  # (n, K) recommended items, -1 padded (full ranking only)
-    hits: np.ndarray | None = None  # (n, K) bool
+    recs: np.ndarray | None = None  # (n, K) the lists (ties by item index), -1 padded (full ranking only)
+    hits: np.ndarray | None = None  # (n, K) bool: rank r+1 holds a held-out item (ties pessimistic, not recs' order)
     relevant: sp.csr_matrix | None = None  # (n, n_items) held-out items
     timings: dict[str, float] = field(default_factory=dict)
     hit_items: np.ndarray | None = None  # (n, K) the relevant item at each (pessimistic) rank, else -1
