@@ -9,7 +9,7 @@ Two things come out of one batch of full-catalog scores (excluded items and NaN 
   score (several tied held-out items fill the bottom of their tie block). Accuracy metrics read this, so a
   model gains nothing from ties: a constant model scores zero, as in the sampled protocol.
 
-Both are vectorised over the batch (one `torch.topk` over int64 keys, one row-wise sort and binary searches).
+Both are vectorised over the batch (`torch.topk`, one row-wise sort and binary searches).
 """
 
 from __future__ import annotations
@@ -46,16 +46,27 @@ def _order_keys(scores: np.ndarray) -> np.ndarray:
 def stable_top(scores: np.ndarray, k: int) -> np.ndarray:
     """(b, k) int64 top items per row by (score desc, item index asc); -1 pads where only -inf scores remain.
 
-    scores: (b, n) float32 after `nan_last`, excluded items at -inf.
+    scores: (b, n) float32 after `nan_last`, excluded items at -inf. A float `torch.topk` of k + 1 finds the
+    rows whose k-th and (k+1)-th scores tie; only those (few, for continuous scores) are ranked again on
+    int64 keys that break ties by item index. The k chosen items are then ordered by (score, index).
     """
     b, n = scores.shape
     out = np.full((b, k), -1, dtype=np.int64)
     width = min(k, n)
     if b == 0 or width == 0:
         return out
-    top = torch.topk(torch.from_numpy(_order_keys(scores)), width, dim=1).indices.numpy()
-    finite = np.isfinite(np.take_along_axis(scores, top, axis=1))
-    out[:, :width] = np.where(finite, top, -1)
+    probe = min(width + 1, n)
+    values, items = (t.numpy() for t in torch.topk(torch.from_numpy(scores), probe, dim=1))
+    top_items, top_values = items[:, :width].copy(), values[:, :width].copy()
+    crossing = values[:, width - 1] == values[:, probe - 1] if probe > width else np.zeros(b, dtype=bool)
+    if crossing.any():  # a tie straddles the cut: which tied items get in must not depend on k
+        tied_rows = scores[crossing]
+        top_items[crossing] = torch.topk(torch.from_numpy(_order_keys(tied_rows)), width, dim=1).indices.numpy()
+        top_values[crossing] = np.take_along_axis(tied_rows, top_items[crossing], axis=1)
+    order = np.lexsort((top_items, -top_values), axis=1)
+    top_items = np.take_along_axis(top_items, order, axis=1)
+    finite = np.isfinite(np.take_along_axis(top_values, order, axis=1))
+    out[:, :width] = np.where(finite, top_items, -1)
     return out
 
 
