@@ -41,16 +41,25 @@ def test_writes_the_best_users_as_csv(run, toml, tmp_path):
     rows = audience(toml, tmp_path / "users.csv", "--item", "i03", "--item", "i05", "--size", "12")
     target = model.item_vectors(model.item_vocab_.index(["i03", "i05"])).mean(axis=0)
     scores = np.where(np.diff(model.seen_.indptr) > 0, model.user_vectors() @ target, -np.inf)
-    expected = model.user_vocab_.external(np.argsort(-scores, kind="stable")[:12]).tolist()
-    assert [u for u, _ in rows] == expected
-    np.testing.assert_allclose([s for _, s in rows], np.sort(scores)[::-1][:12], atol=1e-5)
+    # the service's chunked matrix products may differ from this one in the last bits, so compare with a
+    # tolerance: each written user has (about) the score written, and nobody left out scores clearly higher
+    index = model.user_vocab_.index([u for u, _ in rows])
+    written_scores = np.array([s for _, s in rows])
+    np.testing.assert_allclose(scores[index], written_scores, atol=1e-5)
+    assert (np.diff(written_scores) <= 0).all() and len(set(index.tolist())) == 12
+    left_out = np.setdiff1d(np.arange(len(scores)), index)
+    assert scores[left_out].max() <= written_scores[-1] + 1e-5
+    np.testing.assert_allclose(written_scores, np.sort(scores)[::-1][:12], atol=1e-5)
+    # float32 scores written unrounded
+    np.testing.assert_array_equal(written_scores.astype(np.float32).astype(np.float64), written_scores)
 
 
 def test_min_score_and_frequency_cap_across_runs(toml, tmp_path):
     everyone = audience(toml, tmp_path / "all.csv", "--category", "c1", "--size", "1000")
-    threshold = everyone[9][1]
-    top = audience(toml, tmp_path / "top.csv", "--category", "c1", "--min-score", str(threshold))
+    threshold = everyone[9][1]  # read from the file: must keep its own user whatever the platform's last bits
+    top = audience(toml, tmp_path / "top.csv", "--category", "c1", "--min-score", repr(threshold))
     assert [u for u, _ in top] == [u for u, s in everyone if s >= threshold]
+    assert everyone[9][0] in [u for u, _ in top]
     sent = audience(toml, tmp_path / "a.csv", "--category", "c1", "--size", "5", "--campaign", "a")
     capped = audience(
         toml, tmp_path / "b.csv", "--category", "c1", "--size", "5", "--campaign", "b", "--frequency-cap", "1"

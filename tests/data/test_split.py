@@ -193,15 +193,60 @@ def test_user_holdout_moves_whole_users() -> None:
     assert len(split.test) == 6  # all three events of each held-out user
 
 
-def test_drop_unseen_items_and_the_warning() -> None:
-    # Item 5 occurs only in user 0's latest event, item 6 only in user 1's latest: both leave test.
+def test_unseen_items_are_kept_unless_dropped_with_a_warning() -> None:
+    # Item 5 occurs only in user 0's latest event, item 6 only in user 1's latest: both leave test when dropped.
     data = events(np.array([0, 0, 0, 1, 1, 1]), np.array([0, 1, 5, 0, 1, 6]), timestamps=np.arange(6))
     with pytest.warns(UserWarning, match="dropped 2 valid/test events"):
-        split = split_dataset(data, "loo", valid=False)
-    assert len(split.test) == 0 and len(split.train) == 4
-    kept = split_dataset(data, "loo", valid=False, drop_unseen=False)
-    assert len(kept.test) == 2
+        split = split_dataset(data, "loo", valid=False, drop_unseen=True)
+    assert len(split.test) == 0 and len(split.train) == 4 and split.method == "loo+drop_unseen"
+    kept = split_dataset(data, "loo", valid=False)  # the default keeps them: evaluation counts them
+    assert len(kept.test) == 2 and kept.method == "loo"
     assert len(drop_unseen_items(kept).test) == 0
+    assert drop_unseen_items(drop_unseen_items(kept)).method == "loo+drop_unseen"
+
+
+def _tied_events() -> Dataset:
+    """Two users; user 0's last three events share a second, user 1's last two do."""
+    users = np.array([0, 0, 0, 0, 1, 1, 1])
+    items = np.array([0, 1, 2, 3, 4, 5, 6])
+    return events(users, items, timestamps=np.array([1, 5, 5, 5, 1, 7, 7]))
+
+
+def test_equal_timestamps_follow_row_order_by_default() -> None:
+    split = leave_one_out(_tied_events())
+    assert sorted(split.test.interactions.items.tolist()) == [3, 6]  # the later row of each tie is "last"
+    assert sorted(split.valid.interactions.items.tolist()) == [2, 5]
+    again = per_user_temporal_ratio(_tied_events(), test=0.5, valid=0.0)
+    assert sorted(again.test.interactions.items.tolist()) == [2, 3, 6]  # floor(0.5 * 4) and floor(0.5 * 3)
+
+
+def test_shuffled_ties_are_seeded_and_stay_within_ties() -> None:
+    data = _tied_events()
+    outcomes = set()
+    for seed in range(30):
+        split = split_dataset(data, "loo", seed=seed, ties="shuffle")
+        again = split_dataset(data, "loo", seed=seed, ties="shuffle")
+        test = tuple(sorted(split.test.interactions.items.tolist()))
+        assert test == tuple(sorted(again.test.interactions.items.tolist()))  # the seed decides
+        assert {0, 4} <= set(split.train.interactions.items.tolist())  # untied earlier events stay first
+        assert set(test) <= {1, 2, 3, 5, 6}
+        outcomes.add(test)
+    assert len(outcomes) > 1  # the tie really is broken differently by different seeds
+    with pytest.raises(ConfigError, match="ties must be one of"):
+        leave_one_out(data, ties="random")
+
+
+def test_sequences_order_ties_by_rows_or_a_seeded_shuffle() -> None:
+    from shoprec.models.sequences import Sequences
+
+    data = _tied_events()
+    assert Sequences.from_dataset(data).items.tolist() == [0, 1, 2, 3, 4, 5, 6]
+    shuffled = [Sequences.from_dataset(data, ties="shuffle", seed=s).items.tolist() for s in range(20)]
+    assert all(seq[0] == 0 and sorted(seq[1:4]) == [1, 2, 3] and seq[4] == 4 for seq in shuffled)
+    assert len({tuple(seq) for seq in shuffled}) > 1
+    assert shuffled[3] == Sequences.from_dataset(data, ties="shuffle", seed=3).items.tolist()
+    given = Sequences.from_dataset(data, order="given", ties="shuffle", seed=1).items.tolist()
+    assert given == [0, 1, 2, 3, 4, 5, 6]  # ties only reorder events of equal time
 
 
 def test_split_dataset_errors_name_the_problem(block_dataset: Dataset) -> None:

@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from shoprec.evaluation import confidence
-from shoprec.evaluation.confidence import Z95, bootstrap_weights, normal_interval, percentile_interval
+from shoprec.evaluation.confidence import Z95, bootstrap_interval, bootstrap_weights, normal_interval
 from shoprec.evaluation.segments import history_segments, popularity_segments
 
 
@@ -25,10 +25,9 @@ def test_history_bins_are_fixed_and_skip_nan():
 
 def test_head_and_tail_recall_count_only_their_items():
     head = np.array([True, False, False, False])
-    recs = np.array([[0, 2], [3, -1]])
+    hit_items = np.array([[0, 2], [-1, -1]])  # user 0 hits items 0 and 2; user 1 (list [3, -1]) hits nothing
     relevant = sp.csr_matrix(np.array([[1, 1, 1, 0], [0, 0, 1, 0]]))
-    hits = np.array([[True, True], [False, False]])
-    out = popularity_segments(recs, hits, relevant, head, 2)
+    out = popularity_segments(hit_items, relevant, head, 2)
     assert out["items:head"] == {"n_users": 1.0, "recall@2": 1.0, "hr@2": 1.0}  # only user 0 has a head item
     assert out["items:tail"] == {"n_users": 2.0, "recall@2": 0.25, "hr@2": 0.5}  # user 0: 1 of 2, user 1: 0 of 1
 
@@ -51,6 +50,8 @@ def test_bootstrap_weights_are_seeded_poisson_chunks(monkeypatch):
     np.testing.assert_array_equal(weights, again)
 
 
-def test_percentile_interval():
-    assert percentile_interval(np.arange(101.0)) == pytest.approx((2.5, 97.5))
-    assert all(math.isnan(v) for v in percentile_interval(np.array([np.nan])))
+def test_bootstrap_interval_is_laid_around_the_estimate():
+    replicates = np.array([1.0, 2.0, 3.0])  # sd 1, all below the estimate like coverage's replicates
+    assert bootstrap_interval(10.0, replicates) == pytest.approx((10.0 - Z95, 10.0 + Z95))
+    assert all(math.isnan(v) for v in bootstrap_interval(1.0, np.array([np.nan, 2.0])))
+    assert all(math.isnan(v) for v in bootstrap_interval(float("nan"), replicates))

@@ -12,6 +12,12 @@ from shoprec.cli.id_options import id_list_option, id_option
 from shoprec.cli.paths import check_input, check_output
 
 
+def exact(score: float) -> str:
+    """The shortest text that reads back as exactly this float, so a score copied from the file into
+    --min-score keeps its own user (six decimals used to round it up and drop that user)."""
+    return repr(float(score))
+
+
 def audience(
     pipeline: Path = typer.Option(..., "--pipeline", help="pipeline.toml of the service (see `write_pipeline`)."),
     item: list[str] = typer.Option(
@@ -56,6 +62,6 @@ def audience(
     with open(out, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["user", "score"])
-        writer.writerows((user, f"{score:.6f}") for user, score in members)
+        writer.writerows((user, exact(score)) for user, score in members)
     recorded = f"; recorded as sent for campaign {campaign!r}" if campaign else ""
     console.print(f"{len(members)} users written to {out}{recorded}")

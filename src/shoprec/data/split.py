@@ -66,10 +66,25 @@ def _assemble(dataset: Dataset, part: np.ndarray, method: str, with_valid: bool)
     )
 
 
-def _time_rank(timestamps: np.ndarray) -> np.ndarray:
-    """Each event's rank in time, ties broken by row order (a permutation of 0..n-1)."""
+#: How events with equal timestamps are ordered: by row order in the file, or by a seeded shuffle.
+TIES = ("order", "shuffle")
+
+
+def tie_breaker(n: int, ties: str = "order", seed: int = 0) -> np.ndarray:
+    """(n,) secondary sort key for events with equal timestamps: row order, or a seeded random permutation."""
+    if ties not in TIES:
+        raise ConfigError(f"ties must be one of {list(TIES)}, got {ties!r}")
+    return np.arange(n, dtype=np.int64) if ties == "order" else np.random.default_rng(seed).permutation(n)
+
+
+def _time_rank(timestamps: np.ndarray, ties: str = "order", seed: int = 0) -> np.ndarray:
+    """Each event's rank in time (a permutation of 0..n-1), equal timestamps ordered by `tie_breaker`."""
     rank = np.empty(len(timestamps), dtype=np.int64)
-    rank[np.argsort(timestamps, kind="stable")] = np.arange(len(timestamps))
+    if ties == "order":
+        order = np.argsort(timestamps, kind="stable")
+    else:
+        order = np.lexsort((tie_breaker(len(timestamps), ties, seed), timestamps))
+    rank[order] = np.arange(len(timestamps))
     return rank
 
 
@@ -126,9 +141,11 @@ def per_user_random_split(dataset: Dataset, test: float = 0.1, valid: float = 0.
     return _tail_split(dataset, rank, test, valid, "user-random")
 
 
-def per_user_temporal_ratio(dataset: Dataset, test: float = 0.2, valid: float = 0.1) -> Split:
-    """Each user's latest events by ratio (RecBole "TO"), ties in time broken by row order."""
-    rank = _time_rank(_require_timestamps(dataset, "user-temporal"))
+def per_user_temporal_ratio(
+    dataset: Dataset, test: float = 0.2, valid: float = 0.1, ties: str = "order", seed: int = 0
+) -> Split:
+    """Each user's latest events by ratio (RecBole "TO"), ties in time by row order or a seeded shuffle (`ties`)."""
+    rank = _time_rank(_require_timestamps(dataset, "user-temporal"), ties, seed)
     return _tail_split(dataset, rank, test, valid, "user-temporal")
 
 
@@ -152,21 +169,28 @@ def temporal_split(dataset: Dataset, test: float = 0.1, valid: float = 0.1) -> S
 
 
 def leave_one_out(
-    dataset: Dataset, valid: bool = True, by: Literal["time", "order", "random"] = "time", seed: int = 0
+    dataset: Dataset,
+    valid: bool = True,
+    by: Literal["time", "order", "random"] = "time",
+    seed: int = 0,
+    ties: str = "order",
 ) -> Split:
     """Per user, the last event goes to test and (when `valid`) the second-to-last to valid.
 
-    `by` orders each user's events: "time" by timestamp (ties by row order), "order" by row order (for
-    sources listed chronologically without timestamps), "random" by a seeded shuffle. Users with fewer
+    `by` orders each user's events: "time" by timestamp, "order" by row order (for sources listed
+    chronologically without timestamps), "random" by a seeded shuffle. With "time", equal timestamps are
+    ordered by row order (`ties="order"`) or by a shuffle seeded with `seed` (`ties="shuffle"`); which
+    of two tied events is "last" decides the test item (415 of ML-100K's 943 users). Users with fewer
     than 3 events (2 without `valid`) stay entirely in train, so every evaluated user has training data.
     """
     ranks: dict[str, Callable[[], np.ndarray]] = {
-        "time": lambda: _time_rank(_require_timestamps(dataset, "loo")),
+        "time": lambda: _time_rank(_require_timestamps(dataset, "loo"), ties, seed),
         "order": lambda: np.arange(len(dataset)),
         "random": lambda: np.random.default_rng(seed).permutation(len(dataset)),
     }
     if by not in ranks:
         raise ConfigError(f"leave_one_out: by must be one of {list(ranks)}, got {by!r}")
+    tie_breaker(0, ties)  # checks `ties` whatever `by` is
     position, lengths = _user_sequences(dataset, ranks[by]())
     users = dataset.interactions.users
     from_end = lengths[users] - position
@@ -188,7 +212,11 @@ def user_holdout(dataset: Dataset, test_users: float = 0.1, valid_users: float =
 
 
 def drop_unseen_items(split: Split) -> Split:
-    """Remove valid/test events of items that never occur in train (no model can learn anything about them)."""
+    """Remove valid/test events of items that never occur in train; the method gets "+drop_unseen".
+
+    Evaluation counts such events as misses by default (a shop's new items are real, and dropping them
+    inflates every model); dropping them reproduces papers that do so, and the method name says it.
+    """
     seen = split.train.item_popularity() > 0
 
     def keep_seen(part: Dataset | None) -> Dataset | None:
@@ -196,7 +224,12 @@ def drop_unseen_items(split: Split) -> Split:
             return None
         return part.with_interactions(part.interactions.take(seen[part.interactions.items]))
 
-    return replace(split, valid=keep_seen(split.valid), test=keep_seen(split.test))
+    method = split.method if split.method.endswith(DROPPED) else f"{split.method}{DROPPED}"
+    return replace(split, valid=keep_seen(split.valid), test=keep_seen(split.test), method=method)
+
+
+#: Suffix of `Split.method` after `drop_unseen_items`, so that every result row says the events were dropped.
+DROPPED = "+drop_unseen"
 
 
 SPLITTERS: dict[str, Callable[..., Split]] = {
@@ -212,8 +245,11 @@ SPLITTERS: dict[str, Callable[..., Split]] = {
 }
 
 
-def split_dataset(dataset: Dataset, method: str, *, seed: int = 0, drop_unseen: bool = True, **kwargs: object) -> Split:
-    """Split by method name (see `SPLITTERS`); by default drops, with a warning, held-out events of unseen items.
+def split_dataset(
+    dataset: Dataset, method: str, *, seed: int = 0, drop_unseen: bool = False, **kwargs: object
+) -> Split:
+    """Split by method name (see `SPLITTERS`). Held-out events of items unseen in training are kept (evaluation
+    counts them as misses); `drop_unseen=True` drops them, with a warning, and marks the split's method.
 
     `seed` reaches the randomised methods only, so one experiment seed can be passed whatever the method.
     """
@@ -236,7 +272,7 @@ def split_dataset(dataset: Dataset, method: str, *, seed: int = 0, drop_unseen: 
     if dropped:
         warnings.warn(
             f"{dataset.name}: dropped {dropped} valid/test events of items never seen in training "
-            f"(split {method!r}); pass drop_unseen=False to keep them",
+            f"(split {method!r}, drop_unseen=True); by default they are kept and count as misses",
             stacklevel=2,
         )
     return kept

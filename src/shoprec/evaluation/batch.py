@@ -57,7 +57,7 @@ def ranking_metrics(hits: np.ndarray, n_relevant: np.ndarray, ks: Iterable[int] 
     return out
 
 
-def _row_searchsorted(sorted_rows: np.ndarray, rows: np.ndarray, values: np.ndarray, side: str) -> np.ndarray:
+def row_searchsorted(sorted_rows: np.ndarray, rows: np.ndarray, values: np.ndarray, side: str) -> np.ndarray:
     """np.searchsorted of values[j] in sorted_rows[rows[j]], for all j at once.
 
     A branch-free binary search: log2(width) rounds, each one gather and compare over all queries.
@@ -82,10 +82,12 @@ def catalog_auc(
     """Per-user AUC over the catalog: share of (positive, negative) pairs ordered correctly, ties one half.
 
     scores: (b, n_items); positives: (b, n_items) sparse relevant items; excluded: (b, n_items) sparse
-    items that are neither (e.g. training items). Negatives are all other items. Returns (b,), NaN for
+    items that are neither (e.g. training items). Negatives are all other items; a NaN score counts as -inf
+    (ranks last). Returns (b,), NaN for
     users without positives or negatives. Cost: one row-wise sort, done in `scores` itself with `overwrite`.
     """
     scores = np.array(scores, dtype=np.float32, copy=not overwrite)
+    scores[np.isnan(scores)] = -np.inf  # NaN ranks last, as in every protocol
     b, n_items = scores.shape
     pos = positives.tocoo()
     pos_scores = scores[pos.row, pos.col]  # a copy, taken before the buffer is overwritten
@@ -96,11 +98,11 @@ def catalog_auc(
     scores[taken_rows, taken.indices] = np.inf  # non-negatives sort after every negative of their row
     scores.sort(axis=1)
     limit = n_neg[pos.row]
-    below = np.minimum(_row_searchsorted(scores, pos.row, pos_scores, "left"), limit)
+    below = np.minimum(row_searchsorted(scores, pos.row, pos_scores, "left"), limit)
     at_or_below = below.copy()  # differs only where a negative ties with the positive: search those again
     tied = below < limit
     tied[tied] = scores[pos.row[tied], below[tied]] == pos_scores[tied]
-    at_or_below[tied] = np.minimum(_row_searchsorted(scores, pos.row[tied], pos_scores[tied], "right"), limit[tied])
+    at_or_below[tied] = np.minimum(row_searchsorted(scores, pos.row[tied], pos_scores[tied], "right"), limit[tied])
     correct = np.bincount(pos.row, weights=below + 0.5 * (at_or_below - below), minlength=b)
     n_pos = np.bincount(pos.row, minlength=b)
     with np.errstate(invalid="ignore", divide="ignore"):

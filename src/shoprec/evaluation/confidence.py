@@ -2,8 +2,9 @@
 
 Metrics that are means of per-user values (accuracy, novelty, diversity, ...) get the normal
 approximation mean +- 1.96 * sd / sqrt(n), which is accurate for the thousands of users of a test set and
-costs nothing. List-level metrics (coverage, Gini) are not means over users, so they get a percentile
-bootstrap over users: each replicate reweights the users' lists by Poisson(1) counts.
+costs nothing. List-level metrics (coverage, Gini) are not means over users, so they get a bootstrap over
+users (each replicate reweights the users' lists by Poisson(1) counts) whose spread is laid around the
+estimate, so that every interval contains its estimate (see `bootstrap_interval`).
 """
 
 from __future__ import annotations
@@ -53,11 +54,17 @@ def bootstrap_weights(n_users: int, n_boot: int = N_BOOTSTRAP, seed: int = 0) ->
         yield slice(start, stop), rng.poisson(1.0, size=(n_boot, stop - start)).astype(np.float32)
 
 
-def percentile_interval(replicates: np.ndarray) -> tuple[float, float]:
-    """The 2.5% and 97.5% percentiles of bootstrap replicates (NaN ignored)."""
+def bootstrap_interval(estimate: float, replicates: np.ndarray) -> tuple[float, float]:
+    """95% interval estimate +- 1.96 * sd of the bootstrap replicates (NaN ignored): always contains `estimate`.
+
+    Percentile intervals fail for coverage: a replicate leaves out about 37% of the users, so its count of
+    distinct recommended items is almost always below the estimate and the 2.5-97.5% band can sit wholly
+    under it (0.4191 [0.372, 0.391] on ML-100K). The bootstrap is used only for the spread, which that bias
+    does not distort much. NaN, NaN when the estimate is undefined or fewer than two replicates are finite.
+    """
     replicates = np.asarray(replicates, dtype=np.float64)
     replicates = replicates[np.isfinite(replicates)]
-    if len(replicates) == 0:
+    if not np.isfinite(estimate) or len(replicates) < 2:
         return float("nan"), float("nan")
-    low, high = np.percentile(replicates, [2.5, 97.5])
-    return float(low), float(high)
+    half = Z95 * replicates.std(ddof=1)
+    return float(estimate - half), float(estimate + half)

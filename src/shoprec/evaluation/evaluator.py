@@ -20,10 +20,10 @@ from shoprec.data.dataset import Dataset, Split
 from shoprec.evaluation.beyond import exposure_counts, head_items, list_level, per_user_beyond
 from shoprec.evaluation.confidence import (
     N_BOOTSTRAP,
+    bootstrap_interval,
     bootstrap_weights,
     finite_mean,
     normal_interval,
-    percentile_interval,
 )
 from shoprec.evaluation.labelled import mae, rmse
 from shoprec.evaluation.protocols import RankingRun, full_ranking, rating_predictions, sampled_ranking
@@ -46,6 +46,9 @@ class EvaluationResult:
     n_users: int
     protocol: str
     timings: dict[str, float]
+    #: Share of the held-out events whose item has no training event (misses for every model); 0 after
+    #: `drop_unseen_items`, which the split's method then names ("+drop_unseen").
+    unseen_share: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict; NaN (undefined metrics) becomes None since JSON has no NaN."""
@@ -82,7 +85,7 @@ def evaluate(
     negatives, or `n_negatives` drawn with `seed` when it has none), "ratings" (RMSE/MAE); None takes
     `split.protocol`, where a data set's own name (e.g. "ncf") with test negatives means sampled.
     Metrics are means over users where defined; `ci` adds 95% intervals (normal approximation over
-    per-user values, percentile bootstrap over users for coverage and Gini); `segments` adds the
+    per-user values, bootstrap spread over users around the estimate for coverage and Gini); `segments` adds the
     breakdown by history length and head/tail items. item_vectors: for intra-list diversity, see
     `resolve_item_vectors`. seed: for drawn negatives and the bootstrap.
     """
@@ -115,13 +118,19 @@ def evaluate(
     intervals = ({name: normal_interval(values) for name, values in per_user.items()} | list_intervals) if ci else {}
     breakdown = _segments(run, split, per_user, ks) if segments else {}
     timings["total"] = time.perf_counter() - start
-    return EvaluationResult(metrics, intervals, breakdown, len(run.users), protocol, timings)
+    unseen = _unseen_share(split.train, target)
+    return EvaluationResult(metrics, intervals, breakdown, len(run.users), protocol, timings, unseen)
+
+
+def _unseen_share(train: Dataset, target: Dataset) -> float:
+    """Share of `target`'s events whose item never occurs in `train`."""
+    return float(np.mean(train.item_popularity()[target.interactions.items] == 0))
 
 
 def _list_level(
     recs: np.ndarray, n_items: int, ks: list[int], ci: bool, seed: int
 ) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
-    """Coverage and Gini of the lists, with percentile-bootstrap intervals over users when `ci`."""
+    """Coverage and Gini of the lists, with bootstrap intervals over users (around the estimate) when `ci`."""
     metrics = {name: float(value) for name, value in list_level(exposure_counts(recs, n_items, ks)).items()}
     if not ci:
         return metrics, {}
@@ -129,7 +138,7 @@ def _list_level(
     for users, weights in bootstrap_weights(len(recs), seed=seed):
         for k, chunk_counts in exposure_counts(recs[users], n_items, ks, weights).items():
             counts[k] += chunk_counts
-    return metrics, {name: percentile_interval(values) for name, values in list_level(counts).items()}
+    return metrics, {name: bootstrap_interval(metrics[name], values) for name, values in list_level(counts).items()}
 
 
 def _protocol_kind(protocol: str, split: Split) -> str:
@@ -168,8 +177,8 @@ def _segments(
     k = 10 if 10 in ks else ks[-1]
     names = [n for n in (f"hr@{k}", f"recall@{k}", f"ndcg@{k}", "auc") if n in per_user]
     out = history_segments(split.train.user_activity()[run.users], per_user, names)
-    if run.recs is not None and run.hits is not None and run.relevant is not None:
-        out.update(popularity_segments(run.recs, run.hits, run.relevant, head_items(split.train.item_popularity()), k))
+    if run.hit_items is not None and run.relevant is not None:
+        out.update(popularity_segments(run.hit_items, run.relevant, head_items(split.train.item_popularity()), k))
     return out
 
 

@@ -1,8 +1,9 @@
 """Evaluation protocols: full ranking (the default), sampled candidates (to compare with papers), ratings.
 
-Full ranking calls the model's `recommend`, the same path serving uses, so what is measured is what is
-served. Every held-out item counts as relevant, also items the model can never rank (unseen in
-training), so recall is honest. The sampled protocol ranks each held-out item among given negatives.
+Full ranking scores the whole catalog with the scores serving uses, breaks ties pessimistically for the
+held-out items (see `ranking`) and NaN last. Every held-out item counts as relevant, also items the model
+can never rank (unseen in training), so recall is honest. The sampled protocol ranks each held-out item
+among given negatives, with the same tie and NaN rules.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import scipy.sparse as sp
 from shoprec.data.dataset import Dataset
 from shoprec.evaluation.batch import catalog_auc, ranking_metrics
 from shoprec.evaluation.labelled import mae, rmse
+from shoprec.evaluation.ranking import mask_rows, nan_last, pessimistic_hits, stable_top
 from shoprec.exceptions import DataError
 from shoprec.models.base import SCORE_BUDGET, Recommender
 
@@ -30,10 +32,11 @@ class RankingRun:
 
     users: np.ndarray  # (n,) evaluated user indices
     per_user: dict[str, np.ndarray]  # "name@k" or "auc" -> (n,) values
-    recs: np.ndarray | None = None  # (n, K) recommended items, -1 padded (full ranking only)
-    hits: np.ndarray | None = None  # (n, K) bool
+    recs: np.ndarray | None = None  # (n, K) the lists (ties by item index), -1 padded (full ranking only)
+    hits: np.ndarray | None = None  # (n, K) bool: rank r+1 holds a held-out item (ties pessimistic, not recs' order)
     relevant: sp.csr_matrix | None = None  # (n, n_items) held-out items
     timings: dict[str, float] = field(default_factory=dict)
+    hit_items: np.ndarray | None = None  # (n, K) the relevant item at each (pessimistic) rank, else -1
 
 
 def user_rows(data: Dataset, users: np.ndarray) -> sp.csr_matrix:
@@ -62,37 +65,96 @@ def full_ranking(
     """Rank the whole catalog for every user of `target` and score the top-max(ks) against its items.
 
     exclude: interactions known when the target was recorded besides training (e.g. validation items when
-    evaluating on test); training items are excluded by `exclude_seen`. With `with_auc`, each user's AUC
-    over all non-excluded items is added under "auc" (one more scoring pass, in SCORE_BUDGET batches).
+    evaluating on test); training items are always excluded. With `with_auc`, each user's AUC over all
+    non-excluded items is added under "auc". A `Recommender` is scored in user batches of bounded size with
+    the scores serving uses (`score_all`): the list breaks ties by item index and each held-out item is
+    ranked below every item of equal score (see `shoprec.evaluation.ranking`), so no metric depends on
+    the largest k asked for. NaN scores rank last. Held-out items never seen in training stay relevant:
+    a model without a learned score for them misses them (one with item features may rank them). A
+    wrapper with its own `recommend` (re-ranking) is measured on the list it returns.
     """
     start = time.perf_counter()
     users = np.unique(target.interactions.users)
     relevant = user_rows(target, users)
     excluded = user_rows(exclude, users) if exclude is not None else None
-    recs, _ = model.recommend(users, n=max(ks), exclude_seen=True, exclude=excluded)
+    width = max(ks)
+    timings = {"recommend": 0.0, "auc": 0.0}
+    if isinstance(model, Recommender):
+        recs, hit_items, auc = _score_and_rank(model, users, relevant, excluded, width, with_auc, timings)
+    else:
+        recs, _ = model.recommend(users, n=width, exclude_seen=True, exclude=excluded)
+        hit_items = np.where(hit_matrix(recs, relevant), recs, -1)
+        timings["recommend"] = time.perf_counter() - start
+        auc = _catalog_auc(model, users, relevant, excluded) if with_auc else None
+        timings["auc"] = time.perf_counter() - start - timings["recommend"]
     ranked = time.perf_counter()
-    hits = hit_matrix(recs, relevant)
+    hits = hit_items >= 0
     per_user = ranking_metrics(hits, np.diff(relevant.indptr), ks)
-    measured = time.perf_counter()
-    if with_auc:
-        per_user["auc"] = _catalog_auc(model, users, relevant, excluded)
-    timings = {"recommend": ranked - start, "metrics": measured - ranked, "auc": time.perf_counter() - measured}
-    return RankingRun(users, per_user, recs, hits, relevant, timings)
+    if auc is not None:
+        per_user["auc"] = auc
+    timings["metrics"] = time.perf_counter() - ranked
+    return RankingRun(users, per_user, recs, hits, relevant, timings, hit_items)
+
+
+def _batch_size(model: Recommender) -> int:
+    """Users per scoring batch: a quarter of SCORE_BUDGET floats, since ranking holds a few copies."""
+    return max(1, SCORE_BUDGET // (4 * max(model.n_items_, 1)))
+
+
+def _taken(model: Recommender, users: np.ndarray, excluded: sp.csr_matrix | None, rows: slice) -> sp.csr_matrix:
+    """(b, n_items) sparse items excluded for the users of `rows`: training items plus `excluded`."""
+    taken = model.seen_[users[rows]]
+    if excluded is not None:
+        taken = taken + excluded[rows]
+    return taken.tocsr()
+
+
+def _score_and_rank(
+    model: Recommender,
+    users: np.ndarray,
+    relevant: sp.csr_matrix,
+    excluded: sp.csr_matrix | None,
+    width: int,
+    with_auc: bool,
+    timings: dict[str, float],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Tie-stable lists, pessimistic hits (both (n, width)) and AUC of every user, one scoring pass per batch.
+
+    Adds seconds to timings["recommend"] (scoring, lists, ranks) and timings["auc"].
+    """
+    n = len(users)
+    recs = np.full((n, width), -1, dtype=np.int64)
+    hit_items = np.full((n, width), -1, dtype=np.int64)
+    auc = np.empty(n) if with_auc else None
+    size = _batch_size(model)
+    for start in range(0, n, size):
+        rows = slice(start, min(start + size, n))
+        batch_start = time.perf_counter()
+        scores = np.array(model.score_all(users[rows]).numpy(), dtype=np.float32)
+        taken = _taken(model, users, excluded, rows)
+        auc_start = time.perf_counter()
+        if auc is not None:
+            auc[rows] = catalog_auc(scores, relevant[rows], taken)
+        auc_seconds = time.perf_counter() - auc_start
+        nan_last(scores)
+        mask_rows(scores, taken)
+        recs[rows] = stable_top(scores, width)
+        hit_items[rows] = pessimistic_hits(scores, relevant[rows], width)
+        timings["auc"] += auc_seconds
+        timings["recommend"] += time.perf_counter() - batch_start - auc_seconds
+    return recs, hit_items, auc
 
 
 def _catalog_auc(
     model: Recommender, users: np.ndarray, relevant: sp.csr_matrix, excluded: sp.csr_matrix | None
 ) -> np.ndarray:
     """(n,) AUC of each user over the catalog minus their training (and `excluded`) items."""
-    size = max(1, SCORE_BUDGET // max(model.n_items_, 1))
+    size = _batch_size(model)
     out = np.empty(len(users))
     for start in range(0, len(users), size):
-        stop = min(start + size, len(users))
-        taken = model.seen_[users[start:stop]]
-        if excluded is not None:
-            taken = taken + excluded[start:stop]
-        scores = np.ascontiguousarray(model.score_all(users[start:stop]).numpy())
-        out[start:stop] = catalog_auc(scores, relevant[start:stop], taken.tocsr(), overwrite=True)
+        rows = slice(start, min(start + size, len(users)))
+        scores = np.ascontiguousarray(model.score_all(users[rows]).numpy())
+        out[rows] = catalog_auc(scores, relevant[rows], _taken(model, users, excluded, rows), overwrite=True)
     return out
 
 
@@ -102,8 +164,9 @@ def sampled_ranking(
     """Rank each held-out item among its user's sampled negatives; per-user means of hr/ndcg/mrr@k and auc.
 
     Ties are pessimistic: every negative scoring >= the held-out item ranks above it, so a constant model
-    gets HR@k = 0, not 1 (AUC counts ties one half, giving 0.5). A listed negative equal to the held-out
-    item (NCF's files have a few) is not a negative and is ignored.
+    gets HR@k = 0, not 1 (AUC counts ties one half, giving 0.5). NaN scores count as -inf, so a NaN
+    held-out item ranks below every negative. A listed negative equal to the held-out item (NCF's files
+    have a few) is not a negative and is ignored.
     """
     start = time.perf_counter()
     inter = target.interactions
@@ -118,7 +181,7 @@ def sampled_ranking(
             column="test_negatives",
         )
     candidates = np.asarray(negatives, dtype=np.int64)[rows]
-    scores = model.score(inter.users, np.hstack([inter.items[:, None], candidates]))
+    scores = nan_last(np.array(model.score(inter.users, np.hstack([inter.items[:, None], candidates])), np.float32))
     ranked = time.perf_counter()
     positive, negative = scores[:, :1], scores[:, 1:]
     real = candidates != inter.items[:, None]

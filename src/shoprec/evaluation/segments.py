@@ -42,12 +42,13 @@ def history_segments(
 
 
 def popularity_segments(
-    recs: np.ndarray, hits: np.ndarray, relevant: sp.csr_matrix, head: np.ndarray, k: int
+    hit_items: np.ndarray, relevant: sp.csr_matrix, head: np.ndarray, k: int
 ) -> dict[str, dict[str, float]]:
     """`items:head` / `items:tail` -> recall@k and hr@k counting only relevant items of that part.
 
-    recs, hits: (n_users, K) recommended items and hit flags; relevant: (n_users, n_items) sparse relevant
-    items; head: (n_items,) bool. Users without a relevant item in the part are left out of its mean.
+    hit_items: (n_users, K) the relevant item at each rank, -1 where the rank holds no relevant item (as
+    `RankingRun.hit_items`); relevant: (n_users, n_items) sparse relevant items; head: (n_items,) bool.
+    Users without a relevant item in the part are left out of its mean.
     """
     rel = relevant.tocsr()
     rel_rows = np.repeat(np.arange(rel.shape[0]), np.diff(rel.indptr))
@@ -55,7 +56,7 @@ def popularity_segments(
     out: dict[str, dict[str, float]] = {}
     for label, in_part in (("head", head), ("tail", ~head)):
         n_rel = np.bincount(rel_rows, weights=in_part[rel.indices], minlength=rel.shape[0])
-        part_hits = hits & in_part[np.where(recs >= 0, recs, 0)]
+        part_hits = (hit_items >= 0) & in_part[np.where(hit_items >= 0, hit_items, 0)]
         per_user = ranking_metrics(part_hits, n_rel, [k])
         out[f"items:{label}"] = _summary(n_rel > 0, per_user, names)
     return out

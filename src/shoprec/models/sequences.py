@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shoprec.data.dataset import Dataset
+from shoprec.data.split import tie_breaker
 from shoprec.exceptions import ConfigError, DataError
 
 ORDERS = ("auto", "time", "given")
@@ -28,18 +29,20 @@ class Sequences:
     items: np.ndarray  # (n_events,) int64
 
     @classmethod
-    def from_dataset(cls, data: Dataset, order: str = "auto") -> Sequences:
-        """Each user's events ordered by timestamp, ties (and `order="given"`) by row order.
+    def from_dataset(cls, data: Dataset, order: str = "auto", ties: str = "order", seed: int = 0) -> Sequences:
+        """Each user's events ordered by timestamp, equal timestamps by row order or a seeded shuffle.
 
         order: "time" needs timestamps, "given" keeps the rows' order, "auto" takes time when the data has it.
+        ties: how events with equal timestamps are ordered ("order": as the rows, "shuffle": a permutation
+        seeded with `seed`, as `shoprec.data.split.tie_breaker`); unused when ordering by the rows.
         """
         if order not in ORDERS:
             raise ConfigError(f"order must be one of {list(ORDERS)}, got {order!r}")
         inter = data.interactions
         if order == "time" and inter.timestamps is None:
             raise DataError(f"{data.name}: has no timestamps to order sequences by; use order='given'", column="time")
-        rows = np.arange(len(inter), dtype=np.int64)
         use_time = inter.timestamps is not None and order != "given"
+        rows = tie_breaker(len(inter), ties, seed) if use_time else np.arange(len(inter), dtype=np.int64)
         sort = np.lexsort((rows, inter.timestamps, inter.users) if use_time else (rows, inter.users))
         lengths = np.bincount(inter.users, minlength=data.n_users)
         return cls(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), inter.items[sort].astype(np.int64))
