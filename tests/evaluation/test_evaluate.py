@@ -27,8 +27,14 @@ def model(hand_model):
     return hand_model
 
 
+#: The hand split trains item 0 only, so every held-out item is new to the model: the tests of ranking
+#: mechanics on hand-set scores rank them (unseen_items="rank"); by default they would all be misses.
+RANKED = {"unseen_items": "rank"}
+
+
 def test_full_ranking_metrics_intervals_and_segments(split, model):
-    result = evaluate(model, split, ks=(3, 1))
+    result = evaluate(model, split, ks=(3, 1), **RANKED)
+    assert evaluate(model, split, ks=(3, 1)).metrics["hr@3"] == 0.0  # the default: unseen items are misses
     m = result.metrics
     assert result.protocol == "full" and result.n_users == 3
     assert m["hr@1"] == pytest.approx(2 / 3) and m["recall@3"] == pytest.approx(2 / 3) and m["auc"] == 0.5
@@ -48,7 +54,7 @@ def test_full_ranking_metrics_intervals_and_segments(split, model):
 
 
 def test_to_dict_is_strict_json(split, model):
-    result = evaluate(model, split, ks=(1,))
+    result = evaluate(model, split, ks=(1,), **RANKED)
     payload = json.loads(json.dumps(result.to_dict(), allow_nan=False))
     assert payload["metrics"]["hr@1"] == pytest.approx(2 / 3) and payload["protocol"] == "full"
     assert payload["segments"]["items:head"]["recall@1"] is None  # NaN -> null
@@ -76,7 +82,7 @@ def test_diversity_from_given_vectors_or_a_feature_column(split, model):
 
 
 def test_on_valid_ranks_against_training_only(split, model):
-    result = evaluate(model, split, ks=(1,), on="valid")
+    result = evaluate(model, split, ks=(1,), on="valid", **RANKED)
     assert result.n_users == 1 and result.metrics["hr@1"] == 1.0
 
 

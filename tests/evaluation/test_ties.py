@@ -167,3 +167,16 @@ def test_unseen_items_stay_relevant_unless_dropped(make_split, fixed_model, drop
     assert result.unseen_share == (0.0 if drop else 0.5)
     assert result.metrics["hr@1"] == (1.0 if drop else 0.5)  # user 0's only test item is a miss, or is gone
     assert split.method == ("loo+drop_unseen" if drop else "loo")
+
+
+def test_unseen_items_count_as_misses_even_when_ranked_first(make_split, fixed_model):
+    # item 3 occurs only in test; the model ranks it first for user 0, yet it earns no hit (it was never trained
+    # on), while it stays in the denominator: user 0 has two relevant items and one creditable hit.
+    split = make_split(3, 4, [(0, 0), (1, 1), (2, 2)], [(0, 3), (0, 2), (1, 2)], method="loo")
+    model = fixed_model(np.array([[0, 1, 2, 9], [2, 1, 3, 0], [0, 0, 0, 0]], np.float32), split.train)
+    result = evaluate(model, split, ks=(1, 2), ci=False, segments=False, beyond_accuracy=False)
+    assert result.unseen_share == pytest.approx(1 / 3)
+    assert result.metrics["hr@1"] == 0.5  # user 0: item 3 first but unseen -> miss; user 1: item 2 first -> hit
+    assert result.metrics["recall@2"] == 0.75  # user 0: 1 of 2 (item 2 at rank 2), user 1: 1 of 1
+    ranked = evaluate(model, split, ks=(1,), ci=False, segments=False, beyond_accuracy=False, unseen_items="rank")
+    assert ranked.metrics["hr@1"] == 1.0  # ranked on their scores instead (for models with item features)

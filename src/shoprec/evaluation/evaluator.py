@@ -78,6 +78,7 @@ def evaluate(
     item_vectors: np.ndarray | str | None = None,
     n_negatives: int = 100,
     seed: int = 0,
+    unseen_items: str = "miss",
 ) -> EvaluationResult:
     """Evaluate `model` on `split.test` (or `split.valid` with on="valid").
 
@@ -87,12 +88,17 @@ def evaluate(
     Metrics are means over users where defined; `ci` adds 95% intervals (normal approximation over
     per-user values, bootstrap spread over users around the estimate for coverage and Gini); `segments` adds the
     breakdown by history length and head/tail items. item_vectors: for intra-list diversity, see
-    `resolve_item_vectors`. seed: for drawn negatives and the bootstrap.
+    `resolve_item_vectors`. seed: for drawn negatives and the bootstrap. unseen_items (full ranking):
+    held-out items never seen in training stay relevant and count as misses ("miss", the default: no model
+    is credited for an item it never learned, nor flattered by dropping them), or are ranked on the model's
+    scores ("rank": for models that embed new items from their features).
     """
     start = time.perf_counter()
     ks = _check_ks(ks)
     protocol = protocol or split.protocol or "full"
     kind = _protocol_kind(protocol, split)
+    if unseen_items not in ("miss", "rank"):
+        raise ConfigError(f"unseen_items must be 'miss' or 'rank', got {unseen_items!r}")
     if on not in ("test", "valid"):
         raise ConfigError(f"on must be 'test' or 'valid', got {on!r}")
     target = split.test if on == "test" else split.valid
@@ -104,7 +110,8 @@ def evaluate(
         negative_users, negatives = _negatives(split, on, n_negatives, seed)
         run = sampled_ranking(model, target, negative_users, negatives, ks)
     else:
-        run = full_ranking(model, target, ks, exclude=split.valid if on == "test" else None)
+        unseen = split.train.item_popularity() == 0 if unseen_items == "miss" else None
+        run = full_ranking(model, target, ks, exclude=split.valid if on == "test" else None, unseen=unseen)
     per_user, timings = dict(run.per_user), dict(run.timings)
     list_metrics: dict[str, float] = {}
     list_intervals: dict[str, tuple[float, float]] = {}

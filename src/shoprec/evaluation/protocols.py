@@ -1,8 +1,9 @@
 """Evaluation protocols: full ranking (the default), sampled candidates (to compare with papers), ratings.
 
 Full ranking scores the whole catalog with the scores serving uses, breaks ties pessimistically for the
-held-out items (see `ranking`) and NaN last. Every held-out item counts as relevant, also items the model
-can never rank (unseen in training), so recall is honest. The sampled protocol ranks each held-out item
+held-out items (see `ranking`) and NaN last. Every held-out item counts as relevant, also items never seen
+in training, and those count as misses (a model gets no credit for an item it never learned), so recall is
+honest and no model is favoured by dropping a shop's new items. The sampled protocol ranks each held-out item
 among given negatives, with the same tie and NaN rules.
 """
 
@@ -60,7 +61,13 @@ def hit_matrix(recs: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
 
 
 def full_ranking(
-    model: Recommender, target: Dataset, ks: Sequence[int], *, exclude: Dataset | None = None, with_auc: bool = True
+    model: Recommender,
+    target: Dataset,
+    ks: Sequence[int],
+    *,
+    exclude: Dataset | None = None,
+    with_auc: bool = True,
+    unseen: np.ndarray | None = None,
 ) -> RankingRun:
     """Rank the whole catalog for every user of `target` and score the top-max(ks) against its items.
 
@@ -69,21 +76,22 @@ def full_ranking(
     non-excluded items is added under "auc". A `Recommender` is scored in user batches of bounded size with
     the scores serving uses (`score_all`): the list breaks ties by item index and each held-out item is
     ranked below every item of equal score (see `shoprec.evaluation.ranking`), so no metric depends on
-    the largest k asked for. NaN scores rank last. Held-out items never seen in training stay relevant:
-    a model without a learned score for them misses them (one with item features may rank them). A
-    wrapper with its own `recommend` (re-ranking) is measured on the list it returns.
+    the largest k asked for. NaN scores rank last. unseen: (n_items,) bool, items never seen in training;
+    held-out events of them stay relevant (in every denominator) and count as misses wherever the model
+    ranks them. A wrapper with its own `recommend` (re-ranking) is measured on the list it returns.
     """
     start = time.perf_counter()
     users = np.unique(target.interactions.users)
     relevant = user_rows(target, users)
+    creditable = relevant if unseen is None else _without_items(relevant, unseen)
     excluded = user_rows(exclude, users) if exclude is not None else None
     width = max(ks)
     timings = {"recommend": 0.0, "auc": 0.0}
     if isinstance(model, Recommender):
-        recs, hit_items, auc = _score_and_rank(model, users, relevant, excluded, width, with_auc, timings)
+        recs, hit_items, auc = _score_and_rank(model, users, relevant, creditable, excluded, width, with_auc, timings)
     else:
         recs, _ = model.recommend(users, n=width, exclude_seen=True, exclude=excluded)
-        hit_items = np.where(hit_matrix(recs, relevant), recs, -1)
+        hit_items = np.where(hit_matrix(recs, creditable), recs, -1)
         timings["recommend"] = time.perf_counter() - start
         auc = _catalog_auc(model, users, relevant, excluded) if with_auc else None
         timings["auc"] = time.perf_counter() - start - timings["recommend"]
@@ -94,6 +102,14 @@ def full_ranking(
         per_user["auc"] = auc
     timings["metrics"] = time.perf_counter() - ranked
     return RankingRun(users, per_user, recs, hits, relevant, timings, hit_items)
+
+
+def _without_items(rows: sp.csr_matrix, items: np.ndarray) -> sp.csr_matrix:
+    """`rows` with the entries of the masked `items` columns removed (indices stay sorted)."""
+    kept = rows.copy()
+    kept.data = kept.data * ~items[kept.indices]
+    kept.eliminate_zeros()
+    return kept
 
 
 def _batch_size(model: Recommender) -> int:
@@ -113,12 +129,15 @@ def _score_and_rank(
     model: Recommender,
     users: np.ndarray,
     relevant: sp.csr_matrix,
+    creditable: sp.csr_matrix,
     excluded: sp.csr_matrix | None,
     width: int,
     with_auc: bool,
     timings: dict[str, float],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Tie-stable lists, pessimistic hits (both (n, width)) and AUC of every user, one scoring pass per batch.
+
+    AUC ranks every `relevant` item; hits are counted only for the `creditable` ones (seen in training).
 
     Adds seconds to timings["recommend"] (scoring, lists, ranks) and timings["auc"].
     """
@@ -139,7 +158,7 @@ def _score_and_rank(
         nan_last(scores)
         mask_rows(scores, taken)
         recs[rows] = stable_top(scores, width)
-        hit_items[rows] = pessimistic_hits(scores, relevant[rows], width)
+        hit_items[rows] = pessimistic_hits(scores, creditable[rows], width)
         timings["auc"] += auc_seconds
         timings["recommend"] += time.perf_counter() - batch_start - auc_seconds
     return recs, hit_items, auc
