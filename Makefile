@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev,plot,bench,tune,serve
 
-.PHONY: demo test lint format bench bench-deep bench-serve install clean
+.PHONY: demo test lint format bench bench-deep bench-serve tables install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench-deep: $(STAMP)
 
 bench-serve: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all serve
+
+# README.md and docs/ results tables, regenerated from the committed benchmarks/results/ files.
+tables: $(STAMP)
+	$(BIN)/python -m benchmarks.tables
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs
