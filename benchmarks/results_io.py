@@ -19,3 +19,16 @@ def append_row(path: str | Path, row: dict[str, Any], *, seed: int | None, threa
     with target.open("a") as fh:
         fh.write(json.dumps(written, sort_keys=True) + "\n")
     return written
+
+
+def with_provenance(row: dict[str, Any], *, seed: int | None = None, threads: int | None = None) -> dict[str, Any]:
+    """`row` plus its provenance; seed, threads and device default to the row's own fields (or its params')."""
+    params = row.get("params") if isinstance(row.get("params"), dict) else {}
+    return {
+        **row,
+        "provenance": provenance(
+            seed=seed if seed is not None else row.get("seed", params.get("seed")),
+            threads=threads if threads is not None else row.get("threads"),
+            device=str(row.get("device", "cpu")),
+        ),
+    }
