@@ -241,6 +241,35 @@ def tuning_table(results: Path) -> str:
     return "\n".join([markdown_table(header, lines), "", search, "", footer(["tuning.jsonl"], _cmd(rows), [row])])
 
 
+@table("sampling")
+def sampling_table(results: Path) -> str:
+    rows = read_rows(results, "sampling.jsonl")
+    command = "python -m benchmarks.bench_sampling --repeats 5 --threads 1"
+    if not rows:
+        return missing(["sampling.jsonl"], command)
+    last = list(latest(rows, lambda r: r["distribution"]).values())
+    lines = [
+        [r["distribution"], r["dataset"], f"{r['draws_per_repeat']:,}", f"{r['negatives_per_s_median']:,}"]
+        for r in last
+    ]
+    header = ["distribution", "positives excluded", "negatives per repeat", "negatives/s (median)"]
+    return "\n".join([markdown_table(header, lines), "", footer(["sampling.jsonl"], _cmd(last, command), last)])
+
+
+@table("sasrec-published")
+def sasrec_published_table(results: Path) -> str:
+    """Published SASRec figures on S3-Rec's Beauty files, with the protocol each one used."""
+    lines = []
+    for row in read_rows(results, "published.json"):
+        if row["key"].startswith("beauty-sasrec"):
+            metrics = ", ".join(f"{name.upper()} {value}" for name, value in row["metrics"].items())
+            lines.append([row["model"], row["protocol"], metrics, row["source"]])
+    if not lines:
+        return "_No published figure on these files is recorded in `benchmarks/results/published.json`._"
+    table_text = markdown_table(["model", "protocol", "published", "source"], lines)
+    return table_text + "\n\n_From `benchmarks/results/published.json`._"
+
+
 @table("ncf")
 def ncf_table(results: Path) -> str:
     rows = read_rows(results, "ncf.jsonl")
