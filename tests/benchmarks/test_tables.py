@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from benchmarks.provenance import provenance
+from benchmarks.results_io import append_row, with_provenance
 
 from benchmarks import tables
 
@@ -109,3 +110,14 @@ def test_provenance_record_has_every_field() -> None:
     assert expected | {"load_avg_1m"} == set(record)
     assert (record["seed"], record["threads"], record["device"]) == (3, 1, "cpu")
     assert record["date"].endswith("Z") and record["command"].startswith("python")
+
+
+def test_rows_get_provenance_from_their_own_fields(tmp_path: Path) -> None:
+    row = with_provenance({"model": "fm", "threads": 2, "device": "cpu", "params": {"seed": 7}})
+    assert (row["provenance"]["seed"], row["provenance"]["threads"], row["provenance"]["device"]) == (7, 2, "cpu")
+    assert row["model"] == "fm"
+    out = tmp_path / "r.jsonl"
+    append_row(out, {"x": 1}, seed=1, threads=1, device="cpu")
+    append_row(out, {"x": 2}, seed=2, threads=1, device="cpu")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["x"], r["provenance"]["seed"]) for r in rows] == [(1, 1), (2, 2)]
