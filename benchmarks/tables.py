@@ -241,6 +241,19 @@ def tuning_table(results: Path) -> str:
     return "\n".join([markdown_table(header, lines), "", search, "", footer(["tuning.jsonl"], _cmd(rows), [row])])
 
 
+@table("evaluation-speed")
+def evaluation_speed_table(results: Path) -> str:
+    """Median seconds per phase of the newest bench_evaluation row."""
+    rows = read_rows(results, "evaluation.jsonl")
+    command = "python -m benchmarks.bench_evaluation --repeats 5 --threads 1"
+    if not rows:
+        return missing(["evaluation.jsonl"], command)
+    row = rows[-1]
+    lines = [[phase, f"{seconds:.3f}"] for phase, seconds in field(row, "median_s").items()]
+    header = [f"phase (median of {row['repeats']})", "seconds"]
+    return "\n".join([markdown_table(header, lines), "", footer(["evaluation.jsonl"], _cmd([row], command), [row])])
+
+
 @table("sampling")
 def sampling_table(results: Path) -> str:
     rows = read_rows(results, "sampling.jsonl")
