@@ -31,6 +31,8 @@ PAGES = ("README.md", "docs/*.md", "docs/models/*.md", "docs/serving/*.md")
 BLOCK = re.compile(r"(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /results -->)", re.S)
 
 TABLES: dict[str, Callable[[Path], str]] = {}
+#: The models `bench_ncf` runs (its PRESETS keys; not imported, which would load torch for a Markdown table).
+NCF_MODELS = ("mf", "gmf", "mlp", "neumf")
 
 #: What counts as a quoted result outside generated blocks: a decimal, a number with thousands separators,
 #: a count like 33M, or a number with a unit of time, size, rate, share or ratio. Plain small integers
@@ -313,6 +315,12 @@ def ncf_table(results: Path) -> str:
     lines = [[str(c) for c in line] for line in lines]
     header = ["model", "seeds", "device", "test HR@10", "test NDCG@10", "fit s"]
     note = "Mean ± half the range over seeds; presets in `benchmarks/bench_ncf.py` (`PRESETS`)."
+    absent = [model for model in NCF_MODELS if model not in groups]
+    if absent:
+        note += (
+            f" Not in the results file yet: {', '.join(absent)}; `{command.replace('MODEL', '|'.join(absent))}`"
+            " adds them (NeuMF needs the GMF and MLP runs saved with `--save`, see docs/models/ncf.md)."
+        )
     return "\n".join([markdown_table(header, lines), "", note, "", footer(["ncf.jsonl"], command, rows)])
 
 

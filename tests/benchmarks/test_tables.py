@@ -121,3 +121,9 @@ def test_rows_get_provenance_from_their_own_fields(tmp_path: Path) -> None:
     append_row(out, {"x": 2}, seed=2, threads=1, device="cpu")
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["x"], r["provenance"]["seed"]) for r in rows] == [(1, 1), (2, 2)]
+
+
+def test_ncf_models_listed_in_tables_are_bench_ncf_presets() -> None:
+    from benchmarks.bench_ncf import PRESETS
+
+    assert set(tables.NCF_MODELS) == set(PRESETS)
