@@ -313,7 +313,7 @@ def ncf_table(results: Path) -> str:
             [f"published: {ref['model']}", "", ref["source"], ref["metrics"]["hr@10"], ref["metrics"]["ndcg@10"], ""]
         )
     lines = [[str(c) for c in line] for line in lines]
-    header = ["model", "seeds", "device", "test HR@10", "test NDCG@10", "fit s"]
+    header = ["model", "seeds", "device (or source)", "test HR@10", "test NDCG@10", "fit s"]
     note = "Mean ± half the range over seeds; presets in `benchmarks/bench_ncf.py` (`PRESETS`)."
     absent = [model for model in NCF_MODELS if model not in groups]
     if absent:
@@ -378,7 +378,7 @@ def deepfm_table(results: Path) -> str:
         ["frappe", f"published: {ref['model']}", "", ref["source"], str(ref["metrics"]["test_auc"]),
          str(ref["metrics"]["test_log_loss"])]
     )  # fmt: skip
-    header = ["data", "model", "seeds", "device", "test AUC", "test log loss"]
+    header = ["data", "model", "seeds", "device (or source)", "test AUC", "test log loss"]
     return "\n".join([markdown_table(header, lines), "", footer(["deepfm.jsonl"], command, rows)])
 
 
