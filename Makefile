@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev,plot,bench,tune,serve
 
-.PHONY: demo test lint format bench bench-deep bench-serve soak install clean
+.PHONY: demo test lint format bench bench-deep bench-serve soak tables install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench-serve: $(STAMP)
 # Not part of `make test`: a real server under mixed load for 30 minutes (docs/serving/performance.md#soak).
 soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak
+
+# README.md and docs/ results tables, regenerated from the committed benchmarks/results/ files.
+tables: $(STAMP)
+	$(BIN)/python -m benchmarks.tables
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.provenance import provenance
+
 RESULTS = Path(__file__).parent / "results"
 
 #: protocol name -> (data set, split method, split options, what the README calls it)
@@ -67,6 +69,7 @@ def run_one(protocol: str, model: str, threads: int | None) -> dict:
         eval_seconds=row.get("timings", {}).get("total"),
         peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         params=spec.params,
+        seed=spec.seed,
     )
     return row
 
@@ -123,6 +126,7 @@ def main() -> None:
                 print(f"{protocol}/{model} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
                 continue
             row = json.loads(proc.stdout.strip().splitlines()[-1])
+            row["provenance"] = provenance(seed=row.get("seed"), threads=args.threads, device="cpu")
             rows.append(row)
             shown = {c: round(row["metrics"].get(c, float("nan")), 4) for c in COLUMNS}
             print(f"{protocol:14s} {model:11s} {shown} fit {row['fit_seconds']:.2f}s", flush=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.results_io import with_provenance
 from shoprec.config import TrainOptions
 from shoprec.data.dataset import Dataset
 from shoprec.data.sources import load_dataset
@@ -80,7 +81,7 @@ def run(name: str, size: int, n_items: int, threads: int, seed: int) -> dict:
     }
     RESULTS.parent.mkdir(exist_ok=True)
     with open(RESULTS, "a") as fh:
-        fh.write(json.dumps(result) + "\n")
+        fh.write(json.dumps(with_provenance(result, seed=seed, threads=threads)) + "\n")
     return result
 
 

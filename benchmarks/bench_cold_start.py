@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.results_io import with_provenance
 from shoprec.data.features import CategoricalColumn
 from shoprec.data.sources import load_dataset
 from shoprec.data.split import split_dataset
@@ -90,7 +91,7 @@ def main() -> None:
     RESULTS.parent.mkdir(exist_ok=True)
     with RESULTS.open("a") as out:
         for row in rows:
-            out.write(json.dumps({"data": args.data, "seed": args.seed, **row}) + "\n")
+            out.write(json.dumps(with_provenance({"data": args.data, "seed": args.seed, **row})) + "\n")
     print(f"| events seen | method | recall@{K} | NDCG@{K} | users |\n|---|---|---|---|---|")
     for row in rows:
         metrics = f"{row[f'recall@{K}']:.4f} | {row[f'ndcg@{K}']:.4f}"

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.results_io import with_provenance
 from shoprec.config import TrainOptions
 from shoprec.data.sources import load_dataset
 from shoprec.data.sources.ctr import (
@@ -125,7 +126,7 @@ def report(rows: list[dict[str, Any]], out: Path, columns: tuple[str, ...]) -> N
     """Append the rows to `out` (JSON lines) and print them as a Markdown table."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a") as fh:
-        fh.writelines(json.dumps(row) + "\n" for row in rows)
+        fh.writelines(json.dumps(with_provenance(row)) + "\n" for row in rows)
     print("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
     for row in rows:
         print("| " + " | ".join(str(row[c]) for c in columns) + " |")

@@ -7,6 +7,8 @@ segments and confidence intervals. Prints the median seconds of each phase over 
 process CPU seconds (summed over threads; less sensitive than wall time to other load on the machine).
 
     python -m benchmarks.bench_evaluation [--repeats 5] [--threads 2]
+
+Appends one row (medians, CPU seconds, provenance) to benchmarks/results/evaluation.jsonl (--out).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from benchmarks.results_io import RESULTS, append_row
 from shoprec.config import ModelConfig, TrainOptions
 from shoprec.data.dataset import Dataset, Interactions, Split
 from shoprec.data.vocabulary import Vocabulary
@@ -68,6 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "evaluation.jsonl", help="results file (appended)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -84,9 +89,19 @@ def main() -> None:
         runs.append(
             {**result.timings, "wall": time.perf_counter() - start, "cpu (all threads)": time.process_time() - cpu}
         )
-    for phase in runs[0]:
-        print(f"{phase:>17}: median {statistics.median(r[phase] for r in runs):.3f} s")
+    medians = {phase: round(statistics.median(r[phase] for r in runs), 4) for phase in runs[0]}
+    for phase, seconds in medians.items():
+        print(f"{phase:>17}: median {seconds:.3f} s")
     print(f"metrics reported: {len(result.metrics)}; users: {result.n_users}; ndcg@10 {result.metrics['ndcg@10']:.4f}")
+    row = {
+        "shape": {"users": N_USERS, "items": N_ITEMS, "interactions": N_INTERACTIONS, "dim": DIM},
+        "ks": [1, 5, 10, 20, 50, 100],
+        "repeats": args.repeats,
+        "median_s": medians,
+        "metrics_reported": len(result.metrics),
+        "users": result.n_users,
+    }
+    append_row(args.out, row, seed=0, threads=torch.get_num_threads(), device="cpu")
 
 
 if __name__ == "__main__":

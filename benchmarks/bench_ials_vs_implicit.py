@@ -11,6 +11,7 @@ fit time the median; runs are interleaved across the rows.
     python -m benchmarks.bench_ials_vs_implicit            # 3 fits each
     python -m benchmarks.bench_ials_vs_implicit --quick    # 1 fit each, 4 epochs
 
+Appends one row per entry (with provenance) to benchmarks/results/ials_vs_implicit.jsonl (--out).
 Requires the `bench` extra (implicit) and SHOPREC_DATA_DIR (or --data-dir) holding ml-1m-ncf/.
 """
 
@@ -32,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.results_io import RESULTS, append_row
 from shoprec.config import TrainOptions
 from shoprec.data.dataset import Dataset, Split
 from shoprec.data.sources import load_ncf_split
@@ -104,6 +106,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--quick", action="store_true", help="one fit each, 4 epochs")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=RESULTS / "ials_vs_implicit.jsonl", help="results file (appended)")
     args = parser.parse_args(argv)
     split = load_ncf_split(args.data_dir / "ml-1m-ncf" / "ml-1m.train.rating")
     runs = 1 if args.quick else args.runs
@@ -122,6 +125,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     for row in rows:
         ratio = row["fit_s"] / rows[0]["fit_s"]
         print(f"{row['model']:<36} {row['hr@10']:>7.4f} {row['ndcg@10']:>8.4f} {row['fit_s']:>7.2f} {ratio:>10.2f}x")
+    from importlib.metadata import version
+
+    setup = {"runs": runs, "quick": args.quick, "omp_wait_policy": policy, "implicit": version("implicit")}
+    for row, (_, _, params) in zip(rows, entries, strict=True):
+        record = {**setup, **{k: float(v) for k, v in row.items() if k != "model"}, "model": row["model"]}
+        append_row(args.out, {**record, "params": params}, seed=params["seed"], threads=args.threads, device="cpu")
     return rows
 
 

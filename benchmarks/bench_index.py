@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from benchmarks.results_io import with_provenance
 from shoprec.serving.index import ItemIndex, default_nlist
 from shoprec.serving.index_arrays import recall_at_k
 
@@ -129,7 +130,7 @@ def main() -> None:
         rows = run(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("a") as fh:
-        fh.writelines(json.dumps(row) + "\n" for row in rows)
+        fh.writelines(json.dumps(with_provenance(row, seed=args.seed)) + "\n" for row in rows)
 
 
 if __name__ == "__main__":

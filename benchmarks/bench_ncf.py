@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.provenance import provenance
 from shoprec.config import TrainOptions
 from shoprec.data.dataset import Dataset, Interactions, Split
 from shoprec.data.split import leave_one_out
@@ -113,6 +114,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "test_ndcg@10": float(np.nanmean(test.per_user["ndcg@10"])),
         "fit_s": round(fit_s, 1),
         "examples_per_s": round(statistics.median(r.examples_per_s for r in history)),
+        "provenance": provenance(seed=args.seed, threads=args.threads, device=args.device),
     }
     if args.save is not None:
         model.save(args.save)

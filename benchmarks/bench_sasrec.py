@@ -7,6 +7,11 @@ from the ranking. The test numbers with the training history alone are printed t
 
     python -m benchmarks.bench_sasrec --device cuda --seeds 0 1 2     # the full benchmark (GPU)
     python -m benchmarks.bench_sasrec --epochs 1 --threads 2          # one CPU epoch: timing only
+    python -m benchmarks.bench_sasrec --baselines-only --out benchmarks/results/sasrec_baselines.json
+
+`--baselines` (default: popularity, item_knn, ials, ease) fits each baseline on train + validation and
+ranks the test item, so that every model predicts from the same history as SASRec (train + validation);
+`--baselines-only` skips SASRec. The written JSON carries a provenance record (commit, date, machine).
 
 Needs SHOPREC_DATA_DIR (or --data-dir) holding amazon-beauty/ (S3-Rec's Beauty.txt).
 """
@@ -20,11 +25,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.baselines import PARAMS
+from benchmarks.provenance import provenance
 from shoprec.config import TrainOptions
-from shoprec.data.dataset import Split
+from shoprec.data.dataset import Interactions, Split
 from shoprec.data.sources import load_dataset
 from shoprec.data.split import split_dataset
 from shoprec.evaluation import evaluate
+from shoprec.models import create_model
 from shoprec.models.sasrec import SASRec, SASRecConfig
 
 HEADLINE = ("hr@10", "ndcg@10")
@@ -50,6 +58,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--log-dir", default=None, help="write each seed's per-epoch JSON lines here")
     p.add_argument("--out", default=None, help="write the results as JSON here")
+    p.add_argument("--baselines", nargs="*", default=["popularity", "item_knn", "ials", "ease"])
+    p.add_argument("--baselines-only", action="store_true", help="fit only the baselines (no SASRec)")
     return p.parse_args()
 
 
@@ -103,6 +113,18 @@ def run_seed(args: argparse.Namespace, split: Split, seed: int) -> dict[str, Any
     return row
 
 
+def run_baseline(args: argparse.Namespace, split: Split, name: str) -> dict[str, Any]:
+    """Fit a baseline on train + validation (SASRec's test-time history) and measure test HR/NDCG@10."""
+    assert split.valid is not None
+    history = split.train.with_interactions(Interactions.concat([split.train.interactions, split.valid.interactions]))
+    params = {"seed": args.seeds[0], **PARAMS.get(args.dataset, {}).get(name, {})}
+    start = time.perf_counter()
+    model = create_model(name, **params).fit(history, options=TrainOptions(device="cpu", threads=args.threads))
+    row = {"model": name, "params": params, "test": measure(model, split), "fit_seconds": time.perf_counter() - start}
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean and standard deviation over seeds of the test metrics (train + valid history)."""
     out: dict[str, Any] = {}
@@ -119,14 +141,19 @@ def main() -> None:
     dataset = load_dataset(args.dataset, data_dir=args.data_dir)
     split = split_dataset(dataset, "loo")
     print(f"{args.dataset}: {dataset.describe()}; test users {len(split.test)}", flush=True)
-    rows = [run_seed(args, split, seed) for seed in args.seeds]
-    result = {"dataset": args.dataset, "device": args.device, "args": vars(args), "runs": rows, **summary(rows)}
-    print(
-        f"SASRec ({args.loss}) on {args.dataset}, {len(rows)} seed(s): "
-        f"HR@10 {result['hr@10']:.4f} ± {result['hr@10_std']:.4f}  "
-        f"NDCG@10 {result['ndcg@10']:.4f} ± {result['ndcg@10_std']:.4f}  "
-        f"median epoch {result['epoch_seconds']:.2f}s on {args.device}"
-    )
+    baselines = [run_baseline(args, split, name) for name in args.baselines]
+    result: dict[str, Any] = {"dataset": args.dataset, "device": args.device, "args": vars(args)}
+    result["baselines"] = baselines
+    if not args.baselines_only:
+        rows = [run_seed(args, split, seed) for seed in args.seeds]
+        result.update(runs=rows, **summary(rows))
+        print(
+            f"SASRec ({args.loss}) on {args.dataset}, {len(rows)} seed(s): "
+            f"HR@10 {result['hr@10']:.4f} ± {result['hr@10_std']:.4f}  "
+            f"NDCG@10 {result['ndcg@10']:.4f} ± {result['ndcg@10_std']:.4f}  "
+            f"median epoch {result['epoch_seconds']:.2f}s on {args.device}"
+        )
+    result["provenance"] = provenance(seed=args.seeds[0], threads=args.threads, device=args.device)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2))

@@ -42,6 +42,7 @@ import scipy.sparse as sp
 import torch
 
 from benchmarks.bench_index import clustered_vectors
+from benchmarks.results_io import with_provenance
 from shoprec.data.vocabulary import Vocabulary
 from shoprec.models.mf import MF
 from shoprec.runtime import thread_limit
@@ -280,7 +281,7 @@ def main() -> None:
         rows.append({**serve_once(args, toml, run), **recall})
         RESULTS.parent.mkdir(exist_ok=True)
         with RESULTS.open("a") as out:
-            out.write(json.dumps(rows[-1]) + "\n")
+            out.write(json.dumps(with_provenance(rows[-1], seed=args.seed)) + "\n")
         print(markdown(rows[-1]), flush=True)
     if len(rows) > 1:
         print(f"\nmedians of {len(rows)} runs:\n{markdown(median_row(rows))}")

@@ -32,6 +32,7 @@ from typing import Any
 
 from benchmarks.bench_throughput import PARAMS as NEUMF_ACCEPTANCE
 from benchmarks.bench_throughput import synthetic_ml1m
+from benchmarks.results_io import with_provenance
 from shoprec.config import TrainOptions
 from shoprec.data.dataset import Dataset
 from shoprec.models.registry import create_model, get_model_class
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     with args.out.open("a") as log:
         for name in args.models:
             rows.append(run_isolated(name, args))
-            log.write(json.dumps(rows[-1]) + "\n")
+            log.write(json.dumps(with_provenance(rows[-1])) + "\n")
             log.flush()
             print(json.dumps(rows[-1]), flush=True)
     print(f"\n{rows[0].get('data', '?')}, {args.epochs} epochs, {args.threads} threads\n")

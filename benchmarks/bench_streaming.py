@@ -18,6 +18,7 @@ import os
 import time
 from pathlib import Path
 
+from benchmarks.results_io import with_provenance
 from shoprec.config import TrainOptions
 from shoprec.data.sources import load_dataset
 from shoprec.data.split import split_dataset
@@ -69,7 +70,7 @@ def main() -> None:
         row = run(name, args.max_events, args.threads)
         RESULTS.parent.mkdir(exist_ok=True)
         with RESULTS.open("a") as out:
-            out.write(json.dumps(row) + "\n")
+            out.write(json.dumps(with_provenance(row, threads=args.threads)) + "\n")
         print(table(row), flush=True)
 
 

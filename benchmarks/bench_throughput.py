@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.results_io import RESULTS, append_row
 from shoprec.config import TrainOptions
 from shoprec.data.dataset import Dataset, Interactions
 from shoprec.data.vocabulary import Vocabulary
@@ -104,6 +105,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=RESULTS / "throughput.jsonl", help="results file (appended)")
     parser.add_argument("--rows", default="sparse,dense,plain,step-sparse,step-dense", help="comma-separated rows")
     parser.add_argument("--real", action="store_true", help="train on ml-1m-ncf instead of synthetic data")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("SHOPREC_DATA_DIR", "../shared/data")))
@@ -129,6 +131,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
             {"row": row, "threads": args.threads, "device": args.device, **measured, "peak_rss_mib": rss_mib}
         )
         print(json.dumps(results[-1]), flush=True)
+        append_row(args.out, results[-1], seed=None, threads=args.threads, device=args.device)
     print(f"\n{len(train):,} interactions, 2 examples each; peak RSS is the process's so far (cumulative)")
     print(f"{'row':<8} {'examples/s':>12} {'epoch s':>8} {'peak RSS MiB':>13}")
     for r in results:

@@ -1,8 +1,10 @@
 """`make bench` / `bench-deep` / `bench-serve`: benchmark suites, one script after another, each in its own process.
 
-Output of each goes to the terminal and to benchmarks/results/<name>.txt; the baselines also write
-benchmarks/results/baselines.{md,json}. Run on an otherwise idle machine: timings on 2 cores are
-very sensitive to other load. The deep-model benchmarks take longer and run with `make bench-deep`.
+Output of each goes to the terminal and to benchmarks/results/<name>.txt; each script appends its rows
+(with provenance) to its results file in benchmarks/results/, and the last step of every suite
+(`python -m benchmarks.tables`) regenerates the README and docs tables from those files. Run on an
+otherwise idle machine: timings on 2 cores are very sensitive to other load. The deep-model
+benchmarks take longer and run with `make bench-deep`.
 """
 
 from __future__ import annotations
@@ -37,18 +39,25 @@ NCF = [
     ("ncf_table", ["benchmarks.bench_ncf", "table", NCF_OUT]),
 ]
 
+#: Every suite ends by regenerating the README / docs results tables from the files it wrote.
+TABLES = ("tables", ["benchmarks.tables"])
+
 SUITES = {
     "foundation": [
         ("evaluation_speed", ["benchmarks.bench_evaluation", "--repeats", "5"]),
         ("ials_vs_implicit", ["benchmarks.bench_ials_vs_implicit", "--runs", "3", "--threads", "2"]),
+        ("sampling", ["benchmarks.bench_sampling", "--repeats", "5", "--threads", "1"]),
+        ("tuning", ["benchmarks.bench_tuning", "--threads", "1"]),
         ("baselines", ["benchmarks.baselines"]),
+        TABLES,
     ],
     "deep": [
         ("throughput", ["benchmarks.bench_throughput", "--threads", "2"]),
         ("speed", ["benchmarks.bench_speed", "--threads", "1"]),
-        ("sasrec", ["benchmarks.bench_sasrec"]),
+        ("sasrec", ["benchmarks.bench_sasrec", "--out", "benchmarks/results/sasrec.json"]),
         ("deepfm", ["benchmarks.bench_deepfm", "frappe", "--threads", "2"]),
         *NCF,
+        TABLES,
     ],
     "serve": [
         ("serve", ["benchmarks.bench_serve"]),
@@ -58,6 +67,7 @@ SUITES = {
         ("cold_start", ["benchmarks.bench_cold_start"]),
         ("rerank", ["benchmarks.bench_rerank", "--threads", "2"]),
         ("audience", ["benchmarks.bench_audience", "--data", "synthetic-shop", "ml-100k"]),
+        TABLES,
     ],
 }
 
