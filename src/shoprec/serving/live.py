@@ -22,8 +22,8 @@ from shoprec.models.ials import IALS
 from shoprec.models.sasrec import SASRec
 from shoprec.models.two_tower import TwoTower
 
-_NO_ITEMS = np.zeros(0, dtype=np.int32)
-_NO_WEIGHTS = np.zeros(0, dtype=np.float32)
+#: One live event as stored: the item index and the event's weight, 8 bytes.
+_EVENT = np.dtype([("item", "<i4"), ("weight", "<f4")])
 
 #: (items (L,) int64 oldest first, weights (L,) float32, user index or -1) -> (d,) float32 user vector.
 HistoryEncoder = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
@@ -138,9 +138,10 @@ class LiveUsers:
         vectors[~active] = 0.0
         self._vectors, self._active = vectors, active
         self._train_dropped = np.zeros(self._n_trained, dtype=bool)
-        #: user -> (int32 items, float32 weights) of live events: 8 bytes an event, so memory grows with the
-        #: events served at the size of the data, not of Python objects (~30x more; the soak test measures it).
-        self._live: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        #: user -> their live events packed as `_EVENT` records in one bytes object: 8 bytes an event and ~33
+        #: bytes of object per user (an ndarray pair costs ~300), so memory grows with the data, not with
+        #: Python objects per event or per user (the soak test measures it).
+        self._live: dict[int, bytes] = {}
         self._n = self._n_trained
         self._lock = threading.Lock()
 
@@ -201,12 +202,10 @@ class LiveUsers:
         if unknown:
             raise ConfigError(f"events: unknown event types {unknown}, expected one of {sorted(self.event_weights)}")
         with self._lock:
-            live_items, live_weights = self._live.get(user, (_NO_ITEMS, _NO_WEIGHTS))
-            weights = np.fromiter((self.event_weights[e] for e in events), np.float32, len(events))
-            self._live[user] = (
-                np.concatenate([live_items, items.astype(np.int32)]),
-                np.concatenate([live_weights, weights]),
-            )
+            new = np.empty(len(items), dtype=_EVENT)
+            new["item"] = items
+            new["weight"] = [self.event_weights[e] for e in events]
+            self._live[user] = self._live.get(user, b"") + new.tobytes()
             history, weights = self._history(user)
             vector = self.encoder(history, weights, self._encoder_user(user))
             self._vectors[user] = vector
@@ -227,9 +226,9 @@ class LiveUsers:
     def _history(self, user: int) -> tuple[np.ndarray, np.ndarray]:
         """(items, weights) oldest first; training items weigh 1 (the model keeps no event types)."""
         train = self._train_history(user)
-        live_items, live_weights = self._live.get(user, (_NO_ITEMS, _NO_WEIGHTS))
-        items = np.concatenate([train, live_items.astype(np.int64)])
-        weights = np.concatenate([np.ones(len(train), np.float32), live_weights])
+        live = np.frombuffer(self._live.get(user, b""), dtype=_EVENT)
+        items = np.concatenate([train, live["item"].astype(np.int64)])
+        weights = np.concatenate([np.ones(len(train), np.float32), live["weight"]])
         return items, weights
 
     def _train_history(self, user: int) -> np.ndarray:
