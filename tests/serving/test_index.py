@@ -23,6 +23,17 @@ def clustered(rng: np.random.Generator, n: int, *, clusters: int = 20, dim: int 
     return vectors.astype(np.float32), member
 
 
+def assert_same_ranking(ids, ref_ids, ref_scores, vectors, queries):
+    """The same items as the reference, except that items whose scores tie within float rounding may swap
+    places: batched and one-at-a-time products can differ in the last bits on another CPU or BLAS."""
+    differ = ids != ref_ids
+    if differ.any():
+        rows, cols = np.nonzero(differ)
+        assert (ids[rows, cols] >= 0).all() and (ref_ids[rows, cols] >= 0).all(), (ids, ref_ids)
+        true = np.einsum("nd,nd->n", vectors[ids[rows, cols]], queries[rows])
+        np.testing.assert_allclose(true, ref_scores[rows, cols], rtol=1e-5, atol=1e-6)
+
+
 def reference(vectors, queries, k, allowed=None, exclude=None):
     """Top-k by a dense score matrix and a full argsort, one query at a time (independent of the index)."""
     ids = np.full((len(queries), k), -1)
@@ -70,8 +81,11 @@ def test_exact_filtered_search_matches_reference(seed, n, k, share, n_excluded):
     index = ItemIndex.build(vectors)
     ids, scores = index.search(queries, k, allowed=allowed, exclude=exclude)
     ref_ids, ref_scores = reference(vectors, queries, k, allowed, exclude)
-    np.testing.assert_array_equal(ids, ref_ids)
+    assert_same_ranking(ids, ref_ids, ref_scores, vectors, queries)
     np.testing.assert_allclose(scores, ref_scores, rtol=1e-5, atol=1e-6)
+    for row, excluded in enumerate(exclude):  # the filters hold for every returned item
+        got = ids[row][ids[row] >= 0]
+        assert allowed[got].all() and not np.isin(got, excluded).any() and len(set(got)) == len(got)
 
 
 def test_k_larger_than_catalog_pads(rng):
@@ -96,7 +110,8 @@ def test_ivf_recall_on_clustered_data_at_defaults(ivf_data):
     assert index.kind == "ivf" and index.nlist == default_nlist(5000) == 70
     found, scores = index.search(queries, 10)
     exact, _ = index.exact_search(queries, 10)
-    np.testing.assert_array_equal(exact, reference(vectors, queries, 10)[0])
+    ref_ids, ref_scores = reference(vectors, queries, 10)
+    assert_same_ranking(exact, ref_ids, ref_scores, vectors, queries)
     assert recall(found, exact) >= 0.95
     assert (np.diff(scores, axis=1) <= 0).all()  # best first
     np.testing.assert_allclose(scores, np.einsum("bkd,bd->bk", vectors[found], queries), rtol=1e-5)
