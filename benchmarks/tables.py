@@ -174,6 +174,33 @@ def baselines_table(results: Path) -> str:
     return "\n".join([baselines_markdown(rows).strip(), "", note, "", footer(["baselines.json"], _cmd(rows), rows)])
 
 
+@table("baselines-moved")
+def baselines_moved_table(results: Path) -> str:
+    """How far each baseline moved when the protocol changed (unseen test items kept as misses, pessimistic
+    ties): the previous file's HR@10 / NDCG@10 beside the current one."""
+    before = {(r["protocol"], r["model"]): r for r in read_rows(results, "baselines_previous_protocol.json")}
+    now = read_rows(results, "baselines.json")
+    pairs = [(before[(r["protocol"], r["model"])], r) for r in now if (r["protocol"], r["model"]) in before]
+    if not pairs:
+        return missing(["baselines_previous_protocol.json", "baselines.json"], "python -m benchmarks.baselines")
+    lines = [
+        [
+            new["protocol"],
+            new["model"],
+            *(f"{old['metrics'][m]:.4f} → {new['metrics'][m]:.4f}" for m in ("hr@10", "ndcg@10")),
+        ]
+        for old, new in pairs
+    ]
+    largest = max(abs(new["metrics"]["hr@10"] - old["metrics"]["hr@10"]) for old, new in pairs)
+    note = (
+        f"The largest change of HR@10 is {largest:.4f}: the old protocol dropped test events of items unseen in "
+        "training and broke ties by `torch.topk`'s order. The previous rows are kept in "
+        "`benchmarks/results/baselines_previous_protocol.json` (commit 871b1bb)."
+    )
+    table_text = markdown_table(["protocol", "model", "HR@10 before → now", "NDCG@10 before → now"], lines)
+    return "\n".join([table_text, "", note])
+
+
 def _cmd(rows: list[dict[str, Any]], default: str = "python -m benchmarks.baselines") -> str:
     commands = {r["provenance"]["command"] for r in rows if isinstance(r.get("provenance"), dict)}
     return commands.pop() if len(commands) == 1 else default
@@ -451,6 +478,50 @@ def _load_line(label: str, loads: list[dict[str, Any]]) -> list[str]:
     latency = f"{span([load['p50_ms'] for load in loads])} / {span([load['p99_ms'] for load in loads])}"
     steal = [load["steal_pct"] for load in loads if "steal_pct" in load]
     return [label, achieved, latency, span(steal) if steal else "–"]
+
+
+@table("soak")
+def soak_table(results: Path) -> str:
+    """Every 30-minute soak run: requests, errors, memory growth after warm-up, latency and the machine's load."""
+    rows = read_rows(results, "soak.jsonl")
+    command = "make soak  # python -m benchmarks.soak"
+    if not rows:
+        return missing(["soak.jsonl"], command)
+    rows = [{**row, "provenance": _current_keys(row.get("provenance") or {})} for row in rows]
+    lines = []
+    for row in rows:
+        origin = row["provenance"]
+        commit = str(origin.get("commit", "?"))[:7]
+        start = str(origin.get("date", "?"))[:16].replace("T", " ")
+        flat = "flat" if row["memory_flat"] else "**not flat**"
+        lines.append(
+            [
+                f"{start} ({commit})",
+                f"{row['requests']:,} in {row['duration_s'] / 60:.0f} min at {row['rate']:.0f} req/s",
+                f"{row['errors']}",
+                f"{row['anon_after_warmup_mb']:.0f} → {row['anon_last_mb']:.0f} MB: {row['memory_growth_pct']:+.2f}% "
+                f"({flat})",
+                f"{row['p50_ms']:.1f} / {row['p99_ms']:.1f} ms (worst minute {row['max_p99_ms_per_interval']:.1f})",
+                f"{row['load1_max']:.1f}",
+            ]
+        )
+    header = [
+        "run (UTC, commit)",
+        "requests",
+        "errors",
+        "anonymous memory after warm-up → last 5 min",
+        "p50 / p99",
+        "max load average",
+    ]
+    return "\n".join([markdown_table(header, lines), "", footer(["soak.jsonl"], command, rows)])
+
+
+#: Provenance keys of the first soak run (written before benchmarks.provenance settled its names).
+_LEGACY_KEYS = {"git_commit": "commit", "date_utc": "date", "cpu_model": "cpu", "load_avg_1min": "load_avg_1m"}
+
+
+def _current_keys(origin: dict[str, Any]) -> dict[str, Any]:
+    return {_LEGACY_KEYS.get(key, key): value for key, value in origin.items()}
 
 
 @table("scenarios")
