@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from benchmarks import soak
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,9 +68,7 @@ def test_short_soak_records_memory_every_sample_and_latency_per_interval(row: di
         assert interval["all"]["errors"] == 0
         assert interval["all"]["p50_ms"] <= interval["all"]["p99_ms"]
     assert row["max_p99_ms_per_interval"] == max(r["all"]["p99_ms"] for r in row["intervals"])
-    assert {"commit", "date", "cores", "device", "threads", "seed", "command", "load_avg_1m"} <= set(
-        row["provenance"]
-    )
+    assert {"commit", "date", "cores", "device", "threads", "seed", "command", "load_avg_1m"} <= set(row["provenance"])
     json.dumps(row, allow_nan=False)  # one JSON line, nothing a tables generator cannot read
 
 

@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from benchmarks import tables
 from benchmarks.provenance import provenance
 from benchmarks.results_io import append_row, with_provenance
-
-from benchmarks import tables
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 import uvicorn
 import uvloop
-
 from benchmarks import loadgen
 
 OK_BODY = json.dumps({"items": ["a", "b", "c"]}).encode()
