@@ -13,8 +13,8 @@ class ShoprecError(Exception):
     """Base class: anything the CLI reports as a one-line error."""
 
 
-class DataError(ShoprecError, ValueError):
-    """Input data is malformed; the message says where (file, line, column) and what was expected."""
+class _Located(Exception):
+    """A message about input data prefixed with where it applies (file, line, column), which stay attributes."""
 
     def __init__(
         self,
@@ -30,24 +30,15 @@ class DataError(ShoprecError, ValueError):
         super().__init__(_located(message, self.path, line, column))
 
 
-class DataWarning(UserWarning):
+class DataError(_Located, ShoprecError, ValueError):
+    """Input data is malformed; the message says where (file, line, column) and what was expected."""
+
+
+class DataWarning(_Located, UserWarning):
     """Input data was loaded with something dropped or changed; the message says what, how much and where.
 
     `strict=True` on a loader (`--strict` on the CLI) raises these as DataError instead.
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: str | Path | None = None,
-        line: int | None = None,
-        column: str | None = None,
-    ) -> None:
-        self.path = str(path) if path is not None else None
-        self.line = line
-        self.column = column
-        super().__init__(_located(message, self.path, line, column))
 
 
 def _located(message: str, path: str | None, line: int | None, column: str | None) -> str:
