@@ -13,7 +13,7 @@ class ShoprecError(Exception):
     """Base class: anything the CLI reports as a one-line error."""
 
 
-class _Located(Exception):
+class _LocatedError(Exception):
     """A message about input data prefixed with where it applies (file, line, column), which stay attributes."""
 
     def __init__(
@@ -30,11 +30,11 @@ class _Located(Exception):
         super().__init__(_located(message, self.path, line, column))
 
 
-class DataError(_Located, ShoprecError, ValueError):
+class DataError(_LocatedError, ShoprecError, ValueError):
     """Input data is malformed; the message says where (file, line, column) and what was expected."""
 
 
-class DataWarning(_Located, UserWarning):
+class DataWarning(_LocatedError, UserWarning):
     """Input data was loaded with something dropped or changed; the message says what, how much and where.
 
     `strict=True` on a loader (`--strict` on the CLI) raises these as DataError instead.
