@@ -34,7 +34,7 @@ class DataError(_LocatedError, ShoprecError, ValueError):
     """Input data is malformed; the message says where (file, line, column) and what was expected."""
 
 
-class DataWarning(_LocatedError, UserWarning):
+class DataWarning(_LocatedError, UserWarning):  # noqa: N818 (a warning, named as warnings are)
     """Input data was loaded with something dropped or changed; the message says what, how much and where.
 
     `strict=True` on a loader (`--strict` on the CLI) raises these as DataError instead.
