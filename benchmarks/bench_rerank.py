@@ -10,7 +10,7 @@ category fallback (genre equality); LongTailBoost weight in {0, 0.1, 0.3, 0.5}; 
 {3, 2, 1} over each movie's first listed genre. Diversity is measured twice: with genre multi-hot vectors
 (`diversity@10`, model-independent) and with iALS item vectors (`diversity_ials@10`, what MMR optimises).
 
-    SHOPREC_DATA_DIR=/work/shared/data python -m benchmarks.bench_rerank [--threads 2]
+    SHOPREC_DATA_DIR=../shared/data python -m benchmarks.bench_rerank [--threads 2]
     python -m benchmarks.bench_rerank --latency     # serving cost per request, synthetic catalog
 
 `--latency` times `Reranker.apply` for one request (b = 1, 200 candidates, n = 10) over a synthetic catalog

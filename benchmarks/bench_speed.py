@@ -16,7 +16,7 @@ fresh subprocess, so that its peak memory is its own. Columns:
 per step), the same as `bench_throughput`'s. Data is ML-1M from $SHOPREC_DATA_DIR when present, else a
 synthetic set of ML-1M's shape (the `data` column says which).
 
-    SHOPREC_DATA_DIR=/work/shared/data python -m benchmarks.bench_speed --threads 2
+    SHOPREC_DATA_DIR=../shared/data python -m benchmarks.bench_speed --threads 2
 """
 
 from __future__ import annotations
