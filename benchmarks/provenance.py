@@ -42,8 +42,15 @@ def provenance(*, seed: int | None, threads: int | None, device: str) -> dict[st
 def command_line() -> str:
     """The command as run: `python -m package.module args` when started with -m, else the script path."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    head = f"python -m {spec.name}" if spec is not None and spec.name != "__main__" else f"python {sys.argv[0]}"
+    head = f"python -m {spec.name}" if spec is not None and spec.name != "__main__" else f"python {_script()}"
     return " ".join([head, *map(shlex.quote, sys.argv[1:])])
+
+
+def _script() -> str:
+    """The script path relative to the repository when it lies inside it (no one machine's absolute path)."""
+    script = Path(sys.argv[0]).resolve()
+    root = Path(__file__).resolve().parents[1]
+    return str(script.relative_to(root)) if script.is_relative_to(root) else sys.argv[0]
 
 
 def cpu_model() -> str:

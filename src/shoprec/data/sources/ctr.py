@@ -12,7 +12,7 @@ values are all 1 is one-hot (categorical over its ids); one with other values mu
 throughout and is numeric. Labels are 1 (click) and 0 or -1.
 
 Frappe's training file is missing from the public snapshot; `rebuild_frappe_train` rebuilds it from the
-original log the way NFM built it (see /work/shared/data/frappe/SOURCE.md).
+original log the way NFM built it (see ../shared/data/frappe/SOURCE.md).
 """
 
 from __future__ import annotations
